@@ -1,0 +1,135 @@
+//! What the kernel sees of linuxaio: its declaration (name, version, dependencies), its
+//! malloc type, its sysctls, and the handler of its module events.
+//!
+//! Load: find native AIO, check that the six `linux_sysent` slots hold the stock
+//! stubs, add the sysctls, install the entries. Unload: refuse while any Linux AIO
+//! context exists, restore the slots (waiting for calls inside), remove the sysctls.
+//! A failed load undoes what it did, and the `MOD_UNLOAD` the kernel sends after a
+//! failed `MOD_LOAD` then finds nothing left to undo.
+
+use crate::bindings::freebsd as f;
+use crate::gate;
+use crate::kernel::module::ModuleData;
+use crate::kernel::serialized::KldSerialized;
+use crate::kernel::sysctl::{Node, SysctlCtx};
+use crate::kernel::{Errno, errno};
+use crate::{declare_module, kprintf, linux_sysent, malloc_define, module_depend, module_version, syscalls};
+use core::ffi::{c_int, c_void};
+
+malloc_define!(pub M_LINUXAIO, c"linuxaio", "Linux AIO contexts and requests.");
+
+static MODULE_DATA: ModuleData = ModuleData::new(c"linuxaio", linuxaio_modevent);
+
+// SI_SUB_EXEC and SI_ORDER_ANY, as linux64 itself: when both are preloaded at boot,
+// the Linuxulator's own sysctl nodes and sysvec exist before this runs.
+declare_module!(linuxaio, &MODULE_DATA, f::SI_SUB_EXEC, f::SI_ORDER_ANY);
+module_version!(linuxaio, 1);
+module_depend!(linuxaio, linux64, 1, 1, 1);
+module_depend!(linuxaio, linux_common, 1, 1, 1);
+
+unsafe extern "C" {
+    /// The `compat.linux` sysctl node (sys/compat/linux/linux_mib.c, linux_common.ko).
+    static mut sysctl___compat_linux: f::sysctl_oid;
+}
+
+/// The module's sysctls: `compat.linux.aio.*`.
+static SYSCTLS: SysctlCtx = SysctlCtx::new();
+
+/// What a load has done so far, so that unload undoes exactly that.
+#[derive(Clone, Copy, Default)]
+struct Loaded {
+    sysctls: bool,
+    entries: bool,
+}
+
+static LOADED: KldSerialized<Loaded> = KldSerialized::new(Loaded { sysctls: false, entries: false });
+
+/// The module event handler (`modeventhand_t`).
+unsafe extern "C" fn linuxaio_modevent(_module: f::module_t, what: c_int, _arg: *mut c_void) -> c_int {
+    let result = match what as f::modeventtype {
+        f::MOD_LOAD => load(),
+        f::MOD_QUIESCE => quiesce(),
+        f::MOD_UNLOAD => unload(),
+        f::MOD_SHUTDOWN => Ok(()),
+        _ => Err(Errno::EOPNOTSUPP),
+    };
+    errno::to_return(result)
+}
+
+fn load() -> Result<(), Errno> {
+    gate::set_native_aio(native_aio_present());
+    if !gate::native_aio() {
+        kprintf!("linuxaio: this kernel has no native AIO (module \"aio\"): Linux AIO calls will fail with ENOSYS\n");
+    }
+    linux_sysent::check_stock()?;
+    let result = add_sysctls().and_then(|()| {
+        // SAFETY: we run in the module event handler; no lock is held.
+        unsafe { linux_sysent::install() };
+        // SAFETY: as above.
+        unsafe { LOADED.with(|l| l.entries = true) };
+        Ok(())
+    });
+    if result.is_err() {
+        // Undo what was done; the kernel's MOD_UNLOAD that follows then has nothing
+        // left to do.
+        let _ = undo();
+    }
+    result
+}
+
+fn quiesce() -> Result<(), Errno> {
+    if syscalls::live_contexts() != 0 { Err(Errno::EBUSY) } else { Ok(()) }
+}
+
+fn unload() -> Result<(), Errno> {
+    quiesce()?;
+    undo()
+}
+
+/// Undoes whatever `load` did, in reverse order.
+fn undo() -> Result<(), Errno> {
+    // SAFETY (both blocks): we run in the module event handler.
+    let loaded = unsafe { LOADED.with(|l| *l) };
+    if loaded.entries {
+        // SAFETY: module event handler, no lock held.
+        unsafe { linux_sysent::restore() }?;
+        // SAFETY: module event handler.
+        unsafe { LOADED.with(|l| l.entries = false) };
+    }
+    if loaded.sysctls {
+        SYSCTLS.free()?;
+        // SAFETY: module event handler.
+        unsafe { LOADED.with(|l| l.sysctls = false) };
+    }
+    Ok(())
+}
+
+fn add_sysctls() -> Result<(), Errno> {
+    SYSCTLS.init();
+    // SAFETY: module event handler.
+    unsafe { LOADED.with(|l| l.sysctls = true) };
+    // SAFETY: compat.linux belongs to linux_common, which cannot be unloaded while this
+    // module (which depends on it) is loaded.
+    let compat_linux = unsafe { Node::from_static(&raw mut sysctl___compat_linux) };
+    let aio = SYSCTLS.add_node(compat_linux, c"aio", c"Linux native AIO (linuxaio)")?;
+    SYSCTLS.add_int(
+        aio,
+        c"enable",
+        f::CTLFLAG_RWTUN,
+        &gate::ENABLE,
+        c"Serve the Linux AIO system calls (0: answer ENOSYS as stock FreeBSD)",
+    )
+}
+
+/// Whether the kernel has the `aio` module (vfs_aio), as `modfind("aio")` would say.
+fn native_aio_present() -> bool {
+    // SAFETY: modules_sx is the kernel's module list lock; module_lookupbyname requires
+    // it held (shared is enough) and only reads the list. No other lock is held here, and
+    // sx locks may be taken where sleeping is allowed, which a module event handler is.
+    unsafe {
+        f::_sx_slock(&raw mut f::modules_sx, 0, c"linuxaio".as_ptr(), 0);
+        let found = !f::module_lookupbyname(c"aio".as_ptr()).is_null();
+        f::_sx_sunlock(&raw mut f::modules_sx, c"linuxaio".as_ptr(), 0);
+        found
+    }
+}

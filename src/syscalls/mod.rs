@@ -1,0 +1,50 @@
+//! The six Linux AIO system calls, one file each.
+//!
+//! Each entry has the shape of a FreeBSD system call handler (`sy_call_t`): it gets the
+//! calling thread and the argument registers the Linux sysvec copied, leaves its result
+//! in `td_retval[0]`, and returns 0 or a positive FreeBSD errno, which the Linux sysvec
+//! turns into the negative Linux errno the program sees.
+//!
+//! Status: the entries are installed and gated, but their semantics are the subject of
+//! issue 4; until then each answers ENOSYS (see the README's status table).
+
+pub mod io_cancel;
+pub mod io_destroy;
+pub mod io_getevents;
+pub mod io_pgetevents;
+pub mod io_setup;
+pub mod io_submit;
+
+use crate::bindings::freebsd as f;
+use crate::gate;
+use crate::kernel::{Errno, errno};
+use core::ffi::{c_int, c_void};
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+/// The type of an entry: `int (*)(struct thread *, void *args)`.
+pub type SyCall = unsafe extern "C" fn(*mut f::thread, *mut c_void) -> c_int;
+
+/// Calls inside an entry right now. The kernel's own count (`sy_thrcnt`) covers every
+/// call that started after the slot was installed; this one also covers a call that
+/// read the slot while it was being installed. Unload waits for both to drain.
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// Linux AIO contexts alive in all processes. While any exists the module refuses to
+/// be unloaded (`MOD_QUIESCE` and `MOD_UNLOAD` answer EBUSY).
+static CONTEXTS: AtomicUsize = AtomicUsize::new(0);
+
+pub fn in_flight() -> usize {
+    IN_FLIGHT.load(Ordering::Acquire)
+}
+
+pub fn live_contexts() -> usize {
+    CONTEXTS.load(Ordering::Acquire)
+}
+
+/// Runs one call's `body` behind the gate, counted as in flight.
+fn serve(body: impl FnOnce() -> Result<(), Errno>) -> c_int {
+    IN_FLIGHT.fetch_add(1, Ordering::AcqRel);
+    let result = gate::check().and_then(|()| body());
+    IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
+    errno::to_return(result)
+}
