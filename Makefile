@@ -1,0 +1,111 @@
+# linuxaio: build linuxaio.ko for FreeBSD 14 and 15 on a Linux (Debian 12) machine.
+#
+#   make            set up what is missing, fetch the FreeBSD headers, build both .ko
+#   make test       build, then run every test (unit, bindings check, kld lint, man page)
+#   make bindings   regenerate the committed bindings/ from the headers
+#   make clean
+#
+# On a FreeBSD host use kmod/Makefile (bsd.kmod.mk) instead; see README.md.
+
+MAJORS      := 14 15
+BUILD       := build
+HEADERS     := $(BUILD)/headers
+KMOD_TARGET := x86_64-unknown-none
+
+# Debian's rustc-web 1.96 with its own library source (rust-web-src): -Zbuild-std needs
+# the library source of exactly the compiler's version. Named explicitly so that a
+# rustup installation earlier in PATH does not matter.
+CARGO   ?= /usr/bin/cargo
+export RUSTC ?= /usr/bin/rustc
+export RUSTDOC ?= /usr/bin/rustdoc
+LLVM_VERSION ?= 22
+LD      := ld.lld-$(LLVM_VERSION)
+OBJCOPY := llvm-objcopy-$(LLVM_VERSION)
+
+# What `make` needs, as Debian packages (bookworm's rustc-web is 1.96).
+DEBIAN_PACKAGES := rustc-web cargo-web rust-web-src lld-$(LLVM_VERSION) llvm-$(LLVM_VERSION) \
+                   libclang-dev python3-pip
+
+BINDGEN := target/debug/linuxaio-bindgen
+KLDLINT := target/debug/kldlint
+
+.PHONY: all setup headers host-tools bindings test unit-test lint-test bindings-check clean FORCE
+.DEFAULT_GOAL := all
+
+all: setup headers $(foreach m,$(MAJORS),$(BUILD)/freebsd$(m)/linuxaio.ko)
+
+# Installs the Debian packages when run as root; otherwise says what to run.
+setup:
+	@missing=""; \
+	for t in $(CARGO) $(RUSTC) $(LD) $(OBJCOPY); do command -v $$t >/dev/null 2>&1 || missing=1; done; \
+	[ -f /usr/lib/rustlib/src/rust/library/Cargo.lock ] || missing=1; \
+	ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || missing=1; \
+	python3 -m pip --version >/dev/null 2>&1 || missing=1; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "make: installing $(DEBIAN_PACKAGES)"; \
+			DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEBIAN_PACKAGES); \
+		else \
+			echo "make: missing build tools; run as root:"; \
+			echo "  apt-get update && apt-get install -y $(DEBIAN_PACKAGES)"; \
+			exit 1; \
+		fi; \
+	fi
+
+host-tools: setup
+	$(CARGO) build -q -p linuxaio-bindgen -p kldlint
+
+# The FreeBSD header sets (PyPI ziglang wheels). Best effort: without them the build
+# uses the committed bindings and says so.
+headers: host-tools
+	@$(BINDGEN) fetch $(HEADERS) || echo "make: could not fetch the FreeBSD headers; building with the committed bindings/"
+
+LINUXAIO_ENV = $(if $(wildcard $(HEADERS)/ziglang-*),LINUXAIO_HEADER_CACHE=$(CURDIR)/$(HEADERS))
+
+# One .ko per major, each with its own cargo target directory so that both can build
+# at once. Cargo decides whether the library needs rebuilding; the link runs after it.
+$(BUILD)/freebsd%/linuxaio.ko: FORCE | setup
+	@mkdir -p $(@D)
+	$(LINUXAIO_ENV) $(CARGO) build -q --release -p linuxaio --features freebsd$* \
+		--target $(KMOD_TARGET) -Zbuild-std=core,alloc --target-dir $(BUILD)/freebsd$*/target
+	$(LD) -m elf_x86_64_fbsd -r --gc-sections --build-id=sha1 -T kmod/ldscript.kmod.amd64 \
+		-o $(@D)/linuxaio.full.o --whole-archive $(BUILD)/freebsd$*/target/$(KMOD_TARGET)/release/liblinuxaio.a
+	$(OBJCOPY) -R .llvmbc -R .llvmcmd -R .comment --strip-debug \
+		--wildcard --localize-symbol='*' $(@D)/linuxaio.full.o $@
+	@echo "built $@"
+
+bindings: host-tools
+	$(BINDGEN) fetch $(HEADERS)
+	$(BINDGEN) write $(HEADERS) bindings
+
+# ---- tests ------------------------------------------------------------------------
+
+test: all unit-test bindings-check lint-test
+	@echo "make test: all tests passed"
+
+# Host unit tests: the tools, and the module's pure logic for each major.
+unit-test: setup
+	$(CARGO) test -p linuxaio-bindgen -p kldlint
+	$(foreach m,$(MAJORS),$(CARGO) test -p linuxaio --lib --features freebsd$(m) &&) true
+
+# Regenerating the bindings from the headers must give the committed files.
+bindings-check: host-tools
+	@$(BINDGEN) check $(HEADERS) bindings; status=$$?; \
+	if [ $$status = 77 ]; then echo "bindings check: SKIPPED (no headers)"; exit 0; fi; exit $$status
+
+# The kld lint on every built .ko, against what linuxaio declares for that major.
+lint-test: all
+	@set -e; for m in $(MAJORS); do \
+		v=$$(sed -n 's/^pub const FREEBSD_VERSION: u32 = \([0-9]*\);/\1/p' bindings/freebsd$$m.rs); \
+		max=$$(( (v + 99999) / 100000 * 100000 - 1 )); \
+		$(KLDLINT) --symbols tests/kldlint/kernel-symbols.allow --major $$m \
+			--module linuxaio --version 1 \
+			--depend kernel:$$v:$$v:$$max --depend linux64:1:1:1 --depend linux_common:1:1:1 \
+			$(BUILD)/freebsd$$m/linuxaio.ko; \
+	done
+
+clean:
+	rm -rf $(BUILD) target
+
+FORCE:
