@@ -3,7 +3,7 @@
 //! before anything is linked.
 
 use object::elf;
-use object::read::elf::{ElfFile64, FileHeader, SectionHeader};
+use object::read::elf::{ElfFile64, SectionHeader};
 use object::{Endianness, Object, ObjectSection, ObjectSymbol, RelocationFlags, RelocationTarget, SectionIndex};
 use std::collections::BTreeMap;
 
@@ -60,10 +60,6 @@ impl<'a> Image<'a> {
         Ok(Image { file, relocs })
     }
 
-    pub fn header(&self) -> &elf::FileHeader64<Endianness> {
-        self.file.elf_header()
-    }
-
     pub fn endian(&self) -> Endianness {
         self.file.endian()
     }
@@ -90,15 +86,6 @@ impl<'a> Image<'a> {
 
     pub fn is_writable(&self, index: SectionIndex) -> bool {
         self.sh_flags(index) & u64::from(elf::SHF_WRITE) != 0
-    }
-
-    /// The number of SHT_SYMTAB sections.
-    pub fn symtab_count(&self) -> usize {
-        let endian = self.endian();
-        self.header()
-            .section_headers(endian, self.file.data())
-            .map(|hs| hs.iter().filter(|h| h.sh_type(endian) == elf::SHT_SYMTAB).count())
-            .unwrap_or(0)
     }
 
     /// `len` bytes at `offset` in a section (zeros for NOBITS), if in range.

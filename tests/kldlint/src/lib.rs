@@ -85,12 +85,15 @@ pub struct Expectations {
 
 /// Checks `data` (a whole `.ko` file) against every rule. An empty result is a pass.
 pub fn lint(data: &[u8], expect: &Expectations) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    rules::elf(data, &mut findings);
     let image = match image::Image::parse(data) {
         Ok(image) => image,
-        Err(e) => return vec![Finding { rule: Rule::Elf, message: e }],
+        Err(e) => {
+            findings.push(Finding { rule: Rule::Elf, message: format!("cannot be read as a relocatable object: {e}") });
+            return findings;
+        }
     };
-    let mut findings = Vec::new();
-    rules::elf(&image, &mut findings);
     rules::relocations(&image, &mut findings);
     fpu::check(&image, &mut findings);
     rules::undefined(&image, expect, &mut findings);

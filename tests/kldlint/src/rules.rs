@@ -10,23 +10,42 @@ fn finding(findings: &mut Vec<Finding>, rule: Rule, message: String) {
     findings.push(Finding { rule, message });
 }
 
-/// `elf`: what link_elf_obj.c requires of a file before it looks further.
-pub fn elf(image: &Image<'_>, findings: &mut Vec<Finding>) {
-    let h = image.header();
-    let e = image.endian();
-    if h.e_ident.class != elf::ELFCLASS64 {
-        finding(findings, Rule::Elf, format!("ELF class {} is not ELFCLASS64", h.e_ident.class));
+/// `elf`: what link_elf_obj.c requires of a file before it looks further. Read from
+/// the raw header and section table, so that it still speaks when the file is too
+/// broken for a full parse.
+pub fn elf(data: &[u8], findings: &mut Vec<Finding>) {
+    let u16_at = |at: usize| data.get(at..at + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    let u32_at = |at: usize| data.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    let u64_at = |at: usize| data.get(at..at + 8).map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])));
+    if data.get(..4) != Some(&elf::ELFMAG[..]) {
+        finding(findings, Rule::Elf, "not an ELF file".into());
+        return;
     }
-    if h.e_ident.data != elf::ELFDATA2LSB {
+    if data.get(4) != Some(&elf::ELFCLASS64) {
+        finding(findings, Rule::Elf, "not ELFCLASS64".into());
+        return;
+    }
+    if data.get(5) != Some(&elf::ELFDATA2LSB) {
         finding(findings, Rule::Elf, "not little-endian".into());
+        return;
     }
-    if h.e_type.get(e) != elf::ET_REL {
-        finding(findings, Rule::Elf, format!("e_type {} is not ET_REL (amd64 modules are relocatable objects)", h.e_type.get(e)));
+    match u16_at(16) {
+        Some(elf::ET_REL) => {}
+        t => finding(findings, Rule::Elf, format!("e_type {t:?} is not ET_REL (amd64 modules are relocatable objects)")),
     }
-    if h.e_machine.get(e) != elf::EM_X86_64 {
-        finding(findings, Rule::Elf, format!("e_machine {} is not EM_X86_64", h.e_machine.get(e)));
+    match u16_at(18) {
+        Some(elf::EM_X86_64) => {}
+        m => finding(findings, Rule::Elf, format!("e_machine {m:?} is not EM_X86_64")),
     }
-    let symtabs = image.symtab_count();
+    // Section headers: e_shoff @0x28, e_shentsize @0x3a, e_shnum @0x3c; sh_type @4.
+    let (Some(shoff), Some(shentsize), Some(shnum)) = (u64_at(0x28), u16_at(0x3a), u16_at(0x3c)) else {
+        finding(findings, Rule::Elf, "truncated ELF header".into());
+        return;
+    };
+    let symtabs = (0..usize::from(shnum))
+        .filter_map(|i| u32_at((shoff as usize).saturating_add(i * usize::from(shentsize)) + 4))
+        .filter(|&t| t == elf::SHT_SYMTAB)
+        .count();
     if symtabs != 1 {
         finding(findings, Rule::Elf, format!("{symtabs} SHT_SYMTAB sections; the kernel linker requires exactly one"));
     }
