@@ -25,3 +25,20 @@ pub fn native_aio() -> bool {
 pub fn check() -> Result<(), Errno> {
     if ENABLE.load(Ordering::Relaxed) != 0 && native_aio() { Ok(()) } else { Err(Errno::ENOSYS) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_enosys_unless_enabled_and_native_aio_is_there() {
+        set_native_aio(false);
+        ENABLE.store(1, Ordering::Relaxed);
+        assert_eq!(check(), Err(Errno::ENOSYS), "no native AIO");
+        set_native_aio(true);
+        assert_eq!(check(), Ok(()));
+        ENABLE.store(0, Ordering::Relaxed);
+        assert_eq!(check(), Err(Errno::ENOSYS), "compat.linux.aio.enable=0");
+        ENABLE.store(1, Ordering::Relaxed);
+    }
+}

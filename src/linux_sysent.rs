@@ -112,10 +112,10 @@ pub fn check_stock() -> Result<(), Errno> {
 /// Installs the six entries.
 ///
 /// # Safety
-/// Called from the module event handler, after `check_stock` succeeded, with no lock
-/// held (it sleeps).
+/// Called by the module event holding the Loading phase (module.rs), after
+/// `check_stock` succeeded, with no lock but Giant held (it sleeps).
 pub unsafe fn install() {
-    // SAFETY: the caller runs in the module event handler.
+    // SAFETY: the caller holds the module phase (the contract above).
     unsafe {
         SAVED.with(|saved| {
             for (slot, saved) in SLOTS.iter().zip(saved.iter_mut()) {
@@ -145,9 +145,10 @@ pub unsafe fn install() {
 /// the module must then stay loaded.
 ///
 /// # Safety
-/// Called from the module event handler, with no lock held (it sleeps).
+/// Called by the module event holding the Loading or Unloading phase (module.rs),
+/// with no lock but Giant held (it sleeps).
 pub unsafe fn restore() -> Result<(), Errno> {
-    // SAFETY: the caller runs in the module event handler.
+    // SAFETY: the caller holds the module phase (the contract above).
     let result = unsafe {
         SAVED.with(|saved| {
             let mut result = Ok(());
@@ -175,4 +176,25 @@ pub unsafe fn restore() -> Result<(), Errno> {
         }
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SLOTS;
+
+    #[test]
+    fn slots_are_the_linux_amd64_numbers_with_their_argument_counts() {
+        let got: Vec<(i32, &str, u8)> = SLOTS.iter().map(|s| (s.number, s.name.to_str().unwrap(), s.narg)).collect();
+        assert_eq!(
+            got,
+            [
+                (206, "io_setup", 2),
+                (207, "io_destroy", 1),
+                (208, "io_getevents", 5),
+                (209, "io_submit", 3),
+                (210, "io_cancel", 3),
+                (333, "io_pgetevents", 6),
+            ]
+        );
+    }
 }

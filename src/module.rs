@@ -6,6 +6,10 @@
 //! context exists, restore the slots (waiting for calls inside), remove the sysctls.
 //! A failed load undoes what it did, and the `MOD_UNLOAD` the kernel sends after a
 //! failed `MOD_LOAD` then finds nothing left to undo.
+//!
+//! Module events run with Giant held; Giant is the one mutex the kernel lets go of
+//! when its holder sleeps, so the sleeps below (pause, sx, M_WAITOK allocations inside
+//! sysctl_add_oid) are allowed under it.
 
 use crate::bindings::freebsd as f;
 use crate::gate;
@@ -15,6 +19,7 @@ use crate::kernel::sysctl::{Node, SysctlCtx};
 use crate::kernel::{Errno, errno};
 use crate::{declare_module, kprintf, linux_sysent, malloc_define, module_depend, module_version, syscalls};
 use core::ffi::{c_int, c_void};
+use core::sync::atomic::{AtomicU8, Ordering};
 
 malloc_define!(pub M_LINUXAIO, c"linuxaio", "Linux AIO contexts and requests.");
 
@@ -44,6 +49,30 @@ struct Loaded {
 
 static LOADED: KldSerialized<Loaded> = KldSerialized::new(Loaded { sysctls: false, entries: false });
 
+/// Where the module is in its life. The kernel delivers module events under Giant, but
+/// Giant is let go whenever a handler sleeps (and load and unload both sleep), so the
+/// phase is what keeps a `MOD_UNLOAD` from running while `MOD_LOAD` is still at work,
+/// and is what gives one event at a time the state behind [`KldSerialized`].
+static PHASE: AtomicU8 = AtomicU8::new(Phase::Unloaded as u8);
+
+#[repr(u8)]
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Unloaded = 0,
+    Loading = 1,
+    Loaded = 2,
+    Unloading = 3,
+}
+
+/// Moves from `from` to `to`, or tells that another event is under way.
+fn enter(from: Phase, to: Phase) -> Result<(), Errno> {
+    PHASE.compare_exchange(from as u8, to as u8, Ordering::AcqRel, Ordering::Acquire).map(|_| ()).map_err(|_| Errno::EBUSY)
+}
+
+fn set_phase(p: Phase) {
+    PHASE.store(p as u8, Ordering::Release);
+}
+
 /// The module event handler (`modeventhand_t`).
 unsafe extern "C" fn linuxaio_modevent(_module: f::module_t, what: c_int, _arg: *mut c_void) -> c_int {
     let result = match what as f::modeventtype {
@@ -57,48 +86,68 @@ unsafe extern "C" fn linuxaio_modevent(_module: f::module_t, what: c_int, _arg: 
 }
 
 fn load() -> Result<(), Errno> {
+    enter(Phase::Unloaded, Phase::Loading)?;
     gate::set_native_aio(native_aio_present());
     if !gate::native_aio() {
         kprintf!("linuxaio: this kernel has no native AIO (module \"aio\"): Linux AIO calls will fail with ENOSYS\n");
     }
-    linux_sysent::check_stock()?;
-    let result = add_sysctls().and_then(|()| {
-        // SAFETY: we run in the module event handler; no lock is held.
+    let result = linux_sysent::check_stock().and_then(|()| add_sysctls()).map(|()| {
+        // SAFETY: this thread holds the Loading phase; no lock is held.
         unsafe { linux_sysent::install() };
-        // SAFETY: as above.
+        // SAFETY: as above, the phase makes this thread the only user of LOADED.
         unsafe { LOADED.with(|l| l.entries = true) };
-        Ok(())
     });
-    if result.is_err() {
-        // Undo what was done; the kernel's MOD_UNLOAD that follows then has nothing
-        // left to do.
-        let _ = undo();
+    match result {
+        Ok(()) => set_phase(Phase::Loaded),
+        Err(_) => {
+            // Undo what was done; the MOD_UNLOAD the kernel sends after a failed
+            // MOD_LOAD then has nothing left to do.
+            let undone = undo();
+            set_phase(if undone.is_ok() { Phase::Unloaded } else { Phase::Loaded });
+        }
     }
     result
 }
 
+/// Whether the module may go: no Linux AIO context exists and no other event is at work.
 fn quiesce() -> Result<(), Errno> {
+    let phase = PHASE.load(Ordering::Acquire);
+    if phase != Phase::Loaded as u8 && phase != Phase::Unloaded as u8 {
+        return Err(Errno::EBUSY);
+    }
     if syscalls::live_contexts() != 0 { Err(Errno::EBUSY) } else { Ok(()) }
 }
 
 fn unload() -> Result<(), Errno> {
-    quiesce()?;
-    undo()
+    // After a failed load the phase is already Unloaded: nothing to undo.
+    if PHASE.load(Ordering::Acquire) == Phase::Unloaded as u8 {
+        return Ok(());
+    }
+    enter(Phase::Loaded, Phase::Unloading)?;
+    let result = quiesce_contexts().and_then(|()| undo());
+    set_phase(if result.is_ok() { Phase::Unloaded } else { Phase::Loaded });
+    result
 }
 
-/// Undoes whatever `load` did, in reverse order.
+fn quiesce_contexts() -> Result<(), Errno> {
+    if syscalls::live_contexts() != 0 { Err(Errno::EBUSY) } else { Ok(()) }
+}
+
+/// Undoes whatever `load` did, in reverse order. The caller holds the Loading or
+/// Unloading phase.
 fn undo() -> Result<(), Errno> {
-    // SAFETY (both blocks): we run in the module event handler.
+    // SAFETY (LOADED.with, here and below): the caller's phase makes this thread the
+    // only user of LOADED.
     let loaded = unsafe { LOADED.with(|l| *l) };
     if loaded.entries {
-        // SAFETY: module event handler, no lock held.
+        // SAFETY: the phase is held; no lock is held.
         unsafe { linux_sysent::restore() }?;
-        // SAFETY: module event handler.
+        // SAFETY: see above.
         unsafe { LOADED.with(|l| l.entries = false) };
     }
     if loaded.sysctls {
         SYSCTLS.free()?;
-        // SAFETY: module event handler.
+        // SAFETY: see above.
         unsafe { LOADED.with(|l| l.sysctls = false) };
     }
     Ok(())
@@ -106,7 +155,7 @@ fn undo() -> Result<(), Errno> {
 
 fn add_sysctls() -> Result<(), Errno> {
     SYSCTLS.init();
-    // SAFETY: module event handler.
+    // SAFETY: the caller holds the Loading phase.
     unsafe { LOADED.with(|l| l.sysctls = true) };
     // SAFETY: compat.linux belongs to linux_common, which cannot be unloaded while this
     // module (which depends on it) is loaded.
@@ -131,5 +180,23 @@ fn native_aio_present() -> bool {
         let found = !f::module_lookupbyname(c"aio".as_ptr()).is_null();
         f::_sx_sunlock(&raw mut f::modules_sx, c"linuxaio".as_ptr(), 0);
         found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_event_at_a_time_holds_the_phase() {
+        assert_eq!(enter(Phase::Unloaded, Phase::Loading), Ok(()));
+        // An unload (or a second load) while the load is at work is refused.
+        assert_eq!(enter(Phase::Loaded, Phase::Unloading), Err(Errno::EBUSY));
+        assert_eq!(enter(Phase::Unloaded, Phase::Loading), Err(Errno::EBUSY));
+        assert_eq!(quiesce(), Err(Errno::EBUSY));
+        set_phase(Phase::Loaded);
+        assert_eq!(quiesce(), Ok(()));
+        assert_eq!(enter(Phase::Loaded, Phase::Unloading), Ok(()));
+        set_phase(Phase::Unloaded);
     }
 }

@@ -45,3 +45,17 @@ pub fn to_return(r: Result<(), Errno>) -> c_int {
         Err(e) => e.to_raw(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_is_success_and_anything_else_an_errno() {
+        assert_eq!(check(0), Ok(()));
+        assert_eq!(check(f::ENOSYS as c_int), Err(Errno::ENOSYS));
+        assert_eq!(to_return(Err(Errno::EBUSY)), 16);
+        assert_eq!(to_return(Ok(())), 0);
+        assert_eq!(Errno::from_raw(0), None);
+    }
+}

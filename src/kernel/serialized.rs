@@ -2,15 +2,15 @@
 
 use core::cell::UnsafeCell;
 
-/// Data that only the module's event handler (`MOD_LOAD`, `MOD_QUIESCE`,
-/// `MOD_UNLOAD`, `MOD_SHUTDOWN`) reads and writes. The kernel delivers those events one
-/// at a time for a module (under its kld lock), which is what makes a plain cell safe
-/// here, as a `static` variable is in a C module. Nothing reachable from a system call
-/// may use it.
+/// Data that only the module's load and unload code reads and writes, one event at a
+/// time. The kernel delivers module events under Giant, but lets Giant go while a
+/// handler sleeps; the module's own phase (module.rs) makes the events exclusive, which
+/// is what makes a plain cell safe here, as a `static` variable is in a C module.
+/// Nothing reachable from a system call may use it.
 pub struct KldSerialized<T>(UnsafeCell<T>);
 
-// SAFETY: every access goes through `with`, whose contract is that the caller runs in
-// the module's event handler, and the kernel never runs two of those at once. Different
+// SAFETY: every access goes through `with`, whose contract is that the caller is the
+// one module event that holds the module's phase, so no two run at once. Different
 // events may run on different threads, one after the other; the data held here (kernel
 // pointers, saved table entries) does not belong to any one thread.
 unsafe impl<T> Sync for KldSerialized<T> {}
@@ -23,8 +23,8 @@ impl<T> KldSerialized<T> {
     /// Runs `f` on the data.
     ///
     /// # Safety
-    /// The caller runs in the module's event handler (the kernel serialises those), and
-    /// `f` does not call `with` on the same cell again.
+    /// The caller is the module event that holds the module's Loading or Unloading
+    /// phase (module.rs), and `f` does not call `with` on the same cell again.
     pub unsafe fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         // SAFETY: by the contract above no other reference to the data exists now.
         f(unsafe { &mut *self.0.get() })

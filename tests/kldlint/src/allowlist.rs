@@ -4,7 +4,9 @@
 //!
 //! Format: one symbol a line, `#` starts a comment, whitespace-separated columns:
 //!
-//!     symbol  provider  freebsd14-source  freebsd15-source
+//! ```text
+//! symbol  provider  freebsd14-source  freebsd15-source
+//! ```
 //!
 //! `provider` is `kernel` or the module that defines it (`linux64`, `linux_common`); a
 //! source of `-` means the symbol does not exist in that major.
