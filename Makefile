@@ -1,7 +1,7 @@
 # linuxaio: build linuxaio.ko for FreeBSD 14 and 15 on a Linux (Debian 12) machine.
 #
 #   make            set up what is missing, fetch the FreeBSD headers, build both .ko
-#   make test       build, then run every test (unit, bindings check, kld lint, man page)
+#   make test       build, then run every test (unit, bindings check, kld lint)
 #   make bindings   regenerate the committed bindings/ from the headers
 #   make clean
 #
@@ -32,7 +32,7 @@ KLDLINT := target/debug/kldlint
 .PHONY: all setup headers host-tools bindings test unit-test lint-test bindings-check clean FORCE
 .DEFAULT_GOAL := all
 
-all: setup headers $(foreach m,$(MAJORS),$(BUILD)/freebsd$(m)/linuxaio.ko)
+all: $(foreach m,$(MAJORS),$(BUILD)/freebsd$(m)/linuxaio.ko)
 
 # Installs the Debian packages when run as root; otherwise says what to run.
 setup:
@@ -63,14 +63,15 @@ headers: host-tools
 
 LINUXAIO_ENV = $(if $(wildcard $(HEADERS)/ziglang-*),LINUXAIO_HEADER_CACHE=$(CURDIR)/$(HEADERS))
 
-# One .ko per major, each with its own cargo target directory so that both can build
-# at once. Cargo decides whether the library needs rebuilding; the link runs after it.
-$(BUILD)/freebsd%/linuxaio.ko: FORCE | setup
-	@mkdir -p $(@D)
+# One .ko per major. Both share one cargo target directory, so that the build script's
+# dependencies and core/alloc (the same for both) are compiled once; cargo serialises
+# the two builds and copies each library to the major's own directory.
+$(BUILD)/freebsd%/linuxaio.ko: FORCE | headers
+	@mkdir -p $(@D)/rust
 	$(LINUXAIO_ENV) $(CARGO) build -q --release -p linuxaio --features freebsd$* \
-		--target $(KMOD_TARGET) -Zbuild-std=core,alloc --target-dir $(BUILD)/freebsd$*/target
+		--target $(KMOD_TARGET) -Zbuild-std=core,alloc -Zunstable-options --artifact-dir $(@D)/rust
 	$(LD) -m elf_x86_64_fbsd -r --gc-sections --build-id=sha1 -T kmod/ldscript.kmod.amd64 \
-		-o $(@D)/linuxaio.full.o --whole-archive $(BUILD)/freebsd$*/target/$(KMOD_TARGET)/release/liblinuxaio.a
+		-o $(@D)/linuxaio.full.o --whole-archive $(@D)/rust/liblinuxaio.a
 	$(OBJCOPY) -R .llvmbc -R .llvmcmd -R .comment --strip-debug \
 		--wildcard --localize-symbol='*' $(@D)/linuxaio.full.o $@
 	@echo "built $@"
