@@ -8,10 +8,10 @@
 #[macro_export]
 macro_rules! kprintf {
     ($fmt:literal $(, $arg:expr)* $(,)?) => {{
+        #[allow(unused_unsafe)]
         // SAFETY: the format is a NUL-terminated literal; the caller passes arguments
         // of the C types its conversions name (this macro's contract), and printf(9)
         // reads nothing else.
-        #[allow(unused_unsafe)]
         unsafe {
             $crate::bindings::freebsd::printf(
                 concat!($fmt, "\0").as_ptr().cast::<core::ffi::c_char>() $(, $arg)*

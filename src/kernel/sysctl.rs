@@ -37,8 +37,8 @@ impl SysctlCtx {
 
     /// `sysctl_ctx_init`. Called by the module event holding the Loading phase.
     pub fn init(&self) {
-        // SAFETY: the list is static storage only the module event holding the phase uses; init only
-        // makes it an empty list.
+        // SAFETY: the list is static storage that only the module event holding the
+        // phase uses; init only makes it an empty list.
         unsafe { f::sysctl_ctx_init(self.list.as_ptr()) };
     }
 
@@ -102,8 +102,8 @@ impl SysctlCtx {
     /// `sysctl_ctx_free`: removes every oid of the context. EBUSY leaves them all in
     /// place (the kernel re-registers what it had removed).
     pub fn free(&self) -> Result<(), Errno> {
-        // SAFETY: the list was initialised (or is empty), and the module event holding the phase is the
-        // only user of the context.
+        // SAFETY: the list was initialised (or is empty), and the module event holding
+        // the phase is the only user of the context.
         super::errno::check(unsafe { f::sysctl_ctx_free(self.list.as_ptr()) })
     }
 }
