@@ -163,7 +163,7 @@ const FREEBSD_FUNCTIONS: &[&str] = &[
 const FREEBSD_VARS: &[&str] = &["modules_sx"];
 /// Constants by prefix (`E` is every errno; `M_` the malloc flags and M_VERSION).
 const FREEBSD_CONSTANTS: &[&str] = &[
-    "__FreeBSD_version", "E[A-Z0-9]+", "ERESTART", "EJUSTRETURN", "M_NOWAIT", "M_WAITOK",
+    "E[A-Z0-9]+", "ERESTART", "EJUSTRETURN", "M_NOWAIT", "M_WAITOK",
     "M_ZERO", "M_VERSION", "MDT_[A-Z_]+", "SI_SUB_[A-Z_0-9]+", "SI_ORDER_[A-Z_]+",
     "SY_THR_[A-Z_]+", "MOD_[A-Z]+", "CTLFLAG_[A-Z_]+", "CTLTYPE_[A-Z_0-9]+", "CTLMASK_[A-Z_]+",
     "OID_AUTO", "SBT_1S", "SBT_1MS", "PRIBIO", "PCATCH", "PDROP", "C_HARDCLOCK", "C_ABSOLUTE", "C_CATCH",
