@@ -1,0 +1,92 @@
+//! The FreeBSD KPI model: every kernel function and variable a module may import, each
+//! with FreeBSD's semantics, found by name as the kernel linker finds them.
+//!
+//! A symbol the model does not know makes the load fail, as an undefined symbol does
+//! on FreeBSD. Symbols belong to a provider (the kernel, linux64.ko, linux_common.ko):
+//! a module can only resolve those of providers that are loaded.
+
+pub mod lock;
+pub mod malloc;
+pub mod module;
+pub mod print;
+pub mod sleep;
+pub mod sysctl;
+
+use crate::kernel::Config;
+use crate::linuxulator;
+
+/// Who defines a symbol in a real FreeBSD system.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Provider {
+    Kernel,
+    Linux64,
+    LinuxCommon,
+}
+
+/// A symbol's address once resolved: functions are reached through a trampoline in the
+/// kernel range (the loader makes it), data lives in the kernel range already.
+#[derive(Clone, Copy, Debug)]
+pub enum Resolved {
+    Function(usize),
+    Data(usize),
+}
+
+/// Looks up an imported symbol.
+pub fn lookup(name: &str) -> Option<(Provider, Resolved)> {
+    use Provider::*;
+    use Resolved::*;
+    let f = |p: Provider, addr: usize| Some((p, Function(addr)));
+    match name {
+        "malloc" => f(Kernel, malloc::malloc as *const () as usize),
+        "free" => f(Kernel, malloc::free as *const () as usize),
+        "malloc_init" => f(Kernel, malloc::malloc_init as *const () as usize),
+        "malloc_uninit" => f(Kernel, malloc::malloc_uninit as *const () as usize),
+        "module_register_init" => f(Kernel, module::module_register_init as *const () as usize),
+        "module_lookupbyname" => f(Kernel, module::module_lookupbyname as *const () as usize),
+        "modules_sx" => Some((Kernel, Data(module::modules_sx()))),
+        "_sx_slock" => f(Kernel, lock::_sx_slock as *const () as usize),
+        "_sx_sunlock" => f(Kernel, lock::_sx_sunlock as *const () as usize),
+        "_sx_xlock" => f(Kernel, lock::_sx_xlock as *const () as usize),
+        "_sx_xunlock" => f(Kernel, lock::_sx_xunlock as *const () as usize),
+        "sx_init_flags" => f(Kernel, lock::sx_init_flags as *const () as usize),
+        "sx_destroy" => f(Kernel, lock::sx_destroy as *const () as usize),
+        "_mtx_init" => f(Kernel, lock::_mtx_init as *const () as usize),
+        "_mtx_destroy" => f(Kernel, lock::_mtx_destroy as *const () as usize),
+        "__mtx_lock_flags" => f(Kernel, lock::__mtx_lock_flags as *const () as usize),
+        "__mtx_unlock_flags" => f(Kernel, lock::__mtx_unlock_flags as *const () as usize),
+        "pause_sbt" => f(Kernel, sleep::pause_sbt as *const () as usize),
+        "printf" => f(Kernel, print::printf as *const () as usize),
+        "panic" => f(Kernel, print::panic as *const () as usize),
+        "sysctl_add_oid" => f(Kernel, sysctl::sysctl_add_oid as *const () as usize),
+        "sysctl_ctx_init" => f(Kernel, sysctl::sysctl_ctx_init as *const () as usize),
+        "sysctl_ctx_free" => f(Kernel, sysctl::sysctl_ctx_free as *const () as usize),
+        "sysctl_handle_int" => f(Kernel, sysctl::sysctl_handle_int as *const () as usize),
+        "sysctl___compat" => Some((Kernel, Data(sysctl::static_node("compat")?))),
+        "kern_syscall_deregister" => f(Kernel, linuxulator::kern_syscall_deregister as *const () as usize),
+        "linux_sysent" => Some((Linux64, Data(linuxulator::table() as usize))),
+        "linux_io_setup" => f(Linux64, linuxulator::linux_io_setup as *const () as usize),
+        "linux_io_destroy" => f(Linux64, linuxulator::linux_io_destroy as *const () as usize),
+        "linux_io_getevents" => f(Linux64, linuxulator::linux_io_getevents as *const () as usize),
+        "linux_io_submit" => f(Linux64, linuxulator::linux_io_submit as *const () as usize),
+        "linux_io_cancel" => f(Linux64, linuxulator::linux_io_cancel as *const () as usize),
+        "linux_io_pgetevents" => f(LinuxCommon, linuxulator::linux_io_pgetevents as *const () as usize),
+        "sysctl___compat_linux" => Some((LinuxCommon, Data(sysctl::static_node("compat.linux")?))),
+        _ => None,
+    }
+}
+
+/// Whether a provider is present in the running kernel.
+pub fn provider_loaded(p: Provider, config: &Config) -> bool {
+    match p {
+        Provider::Kernel => true,
+        Provider::Linux64 | Provider::LinuxCommon => config.linux64,
+    }
+}
+
+/// Resets every part of the model for a new kernel.
+pub fn reset(config: &Config) {
+    lock::reset();
+    malloc::reset();
+    module::reset(config);
+    sysctl::reset(config);
+}

@@ -1,0 +1,289 @@
+//! The part of FreeBSD's Linux emulation a module touches: the system call table
+//! `linux_sysent` (linux64.ko) with stock `DUMMY` stubs in the io_* slots, the
+//! `syscallenter` path with its counting protocol (sys/kern/subr_syscall.c), the
+//! Linux sysvec's return convention and errno translation, and
+//! `kern_syscall_deregister` (sys/kern/kern_syscalls.c).
+
+use crate::arena::arena;
+use crate::freebsd::common as f;
+use crate::kernel::{Config, config, console_print, violation};
+use crate::kpi::{lock, sysctl};
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::ffi::{c_int, c_void};
+use std::mem::size_of;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+
+/// Entries in the model's `linux_sysent` (amd64's table is longer than the highest
+/// number a module here touches, 333).
+pub const TABLE_LEN: usize = 463;
+
+/// The io_* slots on amd64, with their stock stub.
+pub const IO_SLOTS: [(usize, &str); 6] =
+    [(206, "io_setup"), (207, "io_destroy"), (208, "io_getevents"), (209, "io_submit"), (210, "io_cancel"), (333, "io_pgetevents")];
+
+static TABLE: AtomicUsize = AtomicUsize::new(0);
+static STUB_CALLS: Mutex<Option<HashMap<&'static str, u64>>> = Mutex::new(None);
+
+/// The address of `linux_sysent`.
+pub fn table() -> *mut f::sysent {
+    TABLE.load(Ordering::Acquire) as *mut f::sysent
+}
+
+type SyCall = unsafe extern "C" fn(*mut f::thread, *mut c_void) -> c_int;
+
+fn stub(name: &'static str) -> c_int {
+    // DUMMY(): linux_msg once per pid when compat.linux.debug is on (its default).
+    thread_local!(static LAST_PID: Cell<u32> = const { Cell::new(0) });
+    let pid = std::process::id();
+    if LAST_PID.with(|p| p.replace(pid)) != pid {
+        console_print(&format!("linux: jid 0 pid {pid} (kldhost): syscall {name} not implemented"));
+    }
+    if let Ok(mut c) = STUB_CALLS.lock() {
+        *c.get_or_insert_with(HashMap::new).entry(name).or_default() += 1;
+    }
+    f::ENOSYS as c_int
+}
+
+/// How often the stock stub of `name` has run since boot.
+pub fn stub_calls(name: &str) -> u64 {
+    STUB_CALLS.lock().ok().and_then(|c| c.as_ref().and_then(|c| c.get(name).copied())).unwrap_or(0)
+}
+
+pub unsafe extern "C" fn linux_io_setup(_td: *mut f::thread, _a: *mut c_void) -> c_int {
+    stub("io_setup")
+}
+pub unsafe extern "C" fn linux_io_destroy(_td: *mut f::thread, _a: *mut c_void) -> c_int {
+    stub("io_destroy")
+}
+pub unsafe extern "C" fn linux_io_getevents(_td: *mut f::thread, _a: *mut c_void) -> c_int {
+    stub("io_getevents")
+}
+pub unsafe extern "C" fn linux_io_submit(_td: *mut f::thread, _a: *mut c_void) -> c_int {
+    stub("io_submit")
+}
+pub unsafe extern "C" fn linux_io_cancel(_td: *mut f::thread, _a: *mut c_void) -> c_int {
+    stub("io_cancel")
+}
+pub unsafe extern "C" fn linux_io_pgetevents(_td: *mut f::thread, _a: *mut c_void) -> c_int {
+    stub("io_pgetevents")
+}
+
+/// `nosys`: what an absent, draining or unknown entry runs.
+unsafe extern "C" fn nosys(_td: *mut f::thread, _a: *mut c_void) -> c_int {
+    f::ENOSYS as c_int
+}
+
+/// The stock stub of an io_* slot, by number.
+pub fn stock_call(number: usize) -> Option<SyCall> {
+    Some(match number {
+        206 => linux_io_setup,
+        207 => linux_io_destroy,
+        208 => linux_io_getevents,
+        209 => linux_io_submit,
+        210 => linux_io_cancel,
+        333 => linux_io_pgetevents,
+        _ => return None,
+    })
+}
+
+/// A model function's kernel address (its trampoline), as a handler pointer.
+fn kernel_fn(f: SyCall) -> SyCall {
+    match crate::arena::trampoline(f as *const () as usize) {
+        // SAFETY: the trampoline jumps to `f`, so it is `f` with another address.
+        Ok(a) => unsafe { std::mem::transmute::<usize, SyCall>(a) },
+        Err(_) => f,
+    }
+}
+
+fn stock_entry(number: usize) -> f::sysent {
+    f::sysent {
+        sy_call: Some(kernel_fn(stock_call(number).unwrap_or(nosys))),
+        sy_systrace_args_func: None,
+        sy_narg: 0,
+        sy_flags: 0,
+        sy_auevent: 0,
+        sy_entry: 0,
+        sy_return: 0,
+        sy_thrcnt: f::SY_THR_STATIC,
+    }
+}
+
+pub fn reset(config: &Config) {
+    if let Ok(mut c) = STUB_CALLS.lock() {
+        *c = Some(HashMap::new());
+    }
+    if !config.linux64 {
+        TABLE.store(0, Ordering::Release);
+        return;
+    }
+    let Some(p) = arena().alloc(TABLE_LEN * size_of::<f::sysent>(), 64) else { return };
+    let t = p.as_ptr().cast::<f::sysent>();
+    for n in 0..TABLE_LEN {
+        // SAFETY: within the table just allocated.
+        unsafe { t.add(n).write(stock_entry(n)) };
+    }
+    TABLE.store(t as usize, Ordering::Release);
+}
+
+/// A copy of one slot.
+pub fn entry(number: usize) -> Option<f::sysent> {
+    let t = table();
+    // SAFETY: a slot of the live table, read as a whole.
+    (!t.is_null() && number < TABLE_LEN).then(|| unsafe { std::ptr::read_volatile(t.add(number)) })
+}
+
+/// Whether a slot holds exactly what stock FreeBSD has there.
+pub fn is_stock(number: usize) -> bool {
+    entry(number).is_some_and(|e| {
+        let s = stock_entry(number);
+        e.sy_call.map(|c| c as usize) == s.sy_call.map(|c| c as usize) && e.sy_narg == s.sy_narg && e.sy_thrcnt == s.sy_thrcnt
+    })
+}
+
+fn thrcnt(number: usize) -> &'static AtomicU32 {
+    // SAFETY: an aligned u32 of the live table, which lives until the next boot.
+    unsafe { AtomicU32::from_ptr(&raw mut (*table().add(number)).sy_thrcnt) }
+}
+
+// ---- the calling thread ----
+
+/// The `struct thread` of the calling OS thread, in the kernel range, with the
+/// configured major's layout.
+pub fn curthread() -> *mut f::thread {
+    thread_local!(static TD: Cell<usize> = const { Cell::new(0) });
+    TD.with(|td| {
+        if td.get() == 0 {
+            let size = config().major.thread_size;
+            let t = arena().alloc(size, 64).map_or(0, |p| p.as_ptr() as usize);
+            td.set(t);
+        }
+        td.get() as *mut f::thread
+    })
+}
+
+fn retval(td: *mut f::thread) -> *mut i64 {
+    (td as usize + config().major.td_retval) as *mut i64
+}
+
+/// A Linux system call as the Linux sysvec serves it: the number and six argument
+/// registers in, the value of %rax out (a negative Linux errno on error).
+pub fn syscall(number: usize, args: [u64; 6]) -> i64 {
+    let td = curthread();
+    let t = table();
+    let mut callp: SyCall = nosys;
+    let mut counted = false;
+    if !t.is_null() && number < TABLE_LEN {
+        // SAFETY: a slot of the live table.
+        let se = unsafe { std::ptr::read_volatile(t.add(number)) };
+        let cnt = thrcnt(number);
+        if se.sy_thrcnt & f::SY_THR_STATIC != 0 {
+            callp = se.sy_call.unwrap_or(nosys);
+        } else {
+            // syscall_thread_enter: count the call unless the entry is absent or draining.
+            loop {
+                let old = cnt.load(Ordering::Acquire);
+                if old & (f::SY_THR_DRAINING | f::SY_THR_ABSENT) != 0 {
+                    break;
+                }
+                if cnt.compare_exchange(old, old + f::SY_THR_INCR, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                    counted = true;
+                    // Read the handler after counting, as syscallenter does.
+                    // SAFETY: as above.
+                    callp = unsafe { std::ptr::read_volatile(t.add(number)) }.sy_call.unwrap_or(nosys);
+                    break;
+                }
+            }
+        }
+    }
+    let mut regs = [0i64; 8];
+    for (r, a) in regs.iter_mut().zip(args) {
+        *r = a as i64;
+    }
+    // SAFETY: td is this thread's struct thread; td_retval[0..2].
+    unsafe {
+        *retval(td) = 0;
+        *retval(td).add(1) = 0;
+    }
+    // SAFETY: the entry is called as syscallenter calls it: the thread and the
+    // argument array (register_t[8]).
+    let error = unsafe { callp(td, regs.as_mut_ptr().cast()) };
+    if counted {
+        thrcnt(number).fetch_sub(f::SY_THR_INCR, Ordering::AcqRel);
+    }
+    if lock::sleep_forbidden().is_some() {
+        violation(format!("system call {number} returned with a lock held"));
+    }
+    match error {
+        // SAFETY: as above.
+        0 => unsafe { *retval(td) },
+        e => i64::from(bsd_to_linux_errno(e)),
+    }
+}
+
+/// The Linux sysvec's errno translation (linux_errtbl in sys/compat/linux/linux_errno.inc):
+/// a positive FreeBSD errno to a negative Linux one. Only the values whose Linux
+/// counterpart the model is sure of are listed; any other is flagged.
+pub fn bsd_to_linux_errno(e: c_int) -> c_int {
+    let linux = match e {
+        1..=10 | 12..=34 => e,
+        11 => 35,  // EDEADLK
+        35 => 11,  // EAGAIN
+        36 => 115, // EINPROGRESS
+        37 => 114, // EALREADY
+        45 => 95,  // EOPNOTSUPP
+        60 => 110, // ETIMEDOUT
+        62 => 40,  // ELOOP
+        63 => 36,  // ENAMETOOLONG
+        66 => 39,  // ENOTEMPTY
+        69 => 122, // EDQUOT
+        70 => 116, // ESTALE
+        77 => 37,  // ENOLCK
+        78 => 38,  // ENOSYS
+        82 => 43,  // EIDRM
+        83 => 42,  // ENOMSG
+        84 => 75,  // EOVERFLOW
+        85 => 125, // ECANCELED
+        86 => 84,  // EILSEQ
+        89 => 74,  // EBADMSG
+        92 => 71,  // EPROTO
+        _ => {
+            violation(format!("the model has no Linux errno for FreeBSD errno {e}"));
+            22
+        }
+    };
+    -linux
+}
+
+/// `kern_syscall_deregister`: drain the counted calls of a slot, then put the old
+/// entry back. Static entries are refused (EINVAL); slot 0 is a no-op.
+pub unsafe extern "C" fn kern_syscall_deregister(sysents: *mut f::sysent, offset: c_int, old: *const f::sysent) -> c_int {
+    if offset == 0 {
+        return 0;
+    }
+    if sysents != table() || offset < 0 || offset as usize >= TABLE_LEN {
+        violation(format!("kern_syscall_deregister on an unknown table or slot ({sysents:p}, {offset})"));
+        return f::EINVAL as c_int;
+    }
+    let n = offset as usize;
+    let cnt = thrcnt(n);
+    if cnt.load(Ordering::Acquire) & f::SY_THR_STATIC != 0 {
+        return f::EINVAL as c_int;
+    }
+    if let Some(m) = lock::sleep_forbidden() {
+        violation(format!("kern_syscall_deregister sleeps (scdrn) with non-sleepable lock {m} held"));
+    }
+    cnt.fetch_or(f::SY_THR_DRAINING, Ordering::AcqRel);
+    while cnt.compare_exchange(f::SY_THR_DRAINING, f::SY_THR_ABSENT, Ordering::AcqRel, Ordering::Acquire).is_err() {
+        std::thread::sleep(std::time::Duration::from_millis(500)); // pause("scdrn", hz / 2)
+    }
+    // SAFETY: the slot is ABSENT (no call can be inside); `old` is the caller's saved entry.
+    unsafe { table().add(n).write_volatile(*old) };
+    0
+}
+
+/// Reads `compat.linux.aio.enable`-style integer sysctls for the command line.
+pub fn sysctl(path: &str) -> Result<i64, c_int> {
+    sysctl::read(path)
+}
