@@ -1,7 +1,7 @@
 # linuxaio: build linuxaio.ko for FreeBSD 14 and 15 on a Linux (Debian 12) machine.
 #
 #   make            set up what is missing, fetch the FreeBSD headers, build both .ko
-#   make test       build, then run every test (unit, bindings check, kld lint)
+#   make test       build, then run every test (unit, test bed, bindings check, kld lint)
 #   make bindings   regenerate the committed bindings/ from the headers
 #   make clean
 #
@@ -29,7 +29,7 @@ DEBIAN_PACKAGES := rustc-web cargo-web rust-web-src lld-$(LLVM_VERSION) llvm-$(L
 BINDGEN := target/debug/linuxaio-bindgen
 KLDLINT := target/debug/kldlint
 
-.PHONY: all setup headers host-tools bindings test unit-test lint-test bindings-check clean FORCE
+.PHONY: all setup headers host-tools bindings test unit-test testbed-test lint-test bindings-check clean FORCE
 .DEFAULT_GOAL := all
 
 all: $(foreach m,$(MAJORS),$(BUILD)/freebsd$(m)/linuxaio.ko)
@@ -82,13 +82,17 @@ bindings: host-tools
 
 # ---- tests ------------------------------------------------------------------------
 
-test: all unit-test bindings-check lint-test
+test: all unit-test testbed-test bindings-check lint-test
 	@echo "make test: all tests passed"
 
 # Host unit tests: the tools, and the module's pure logic for each major.
 unit-test: setup
 	$(CARGO) test -p linuxaio-bindgen -p kldlint
 	$(foreach m,$(MAJORS),$(CARGO) test -p linuxaio --lib --features freebsd$(m) &&) true
+
+# The test bed: the KPI model's own tests, and the built modules loaded into it.
+testbed-test: all
+	$(CARGO) test -p kldhost
 
 # Regenerating the bindings from the headers must give the committed files.
 bindings-check: host-tools
