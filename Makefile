@@ -92,6 +92,7 @@ unit-test: setup
 
 # The test bed: the KPI model's own tests, and the built modules loaded into it.
 testbed-test: all
+	$(CARGO) build -q -p kldhost-preload
 	$(CARGO) test -p kldhost
 
 # Regenerating the bindings from the headers must give the committed files.

@@ -21,3 +21,4 @@ pub mod kernel;
 pub mod kpi;
 pub mod linuxulator;
 pub mod loader;
+pub mod session;

@@ -24,6 +24,20 @@ pub const IO_SLOTS: [(usize, &str); 6] =
     [(206, "io_setup"), (207, "io_destroy"), (208, "io_getevents"), (209, "io_submit"), (210, "io_cancel"), (333, "io_pgetevents")];
 
 static TABLE: AtomicUsize = AtomicUsize::new(0);
+/// Calls served since boot: by an entry a module installed, by a stock stub, by nosys.
+static SERVED: [AtomicUsize; 3] = [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)];
+
+/// Who answered the system calls made since boot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Served {
+    pub module: usize,
+    pub stock: usize,
+    pub nosys: usize,
+}
+
+pub fn served() -> Served {
+    Served { module: SERVED[0].load(Ordering::Relaxed), stock: SERVED[1].load(Ordering::Relaxed), nosys: SERVED[2].load(Ordering::Relaxed) }
+}
 static STUB_CALLS: Mutex<Option<HashMap<&'static str, u64>>> = Mutex::new(None);
 
 /// The address of `linux_sysent`.
@@ -111,6 +125,9 @@ fn stock_entry(number: usize) -> f::sysent {
 }
 
 pub fn reset(config: &Config) {
+    for c in &SERVED {
+        c.store(0, Ordering::Relaxed);
+    }
     if let Ok(mut c) = STUB_CALLS.lock() {
         *c = Some(HashMap::new());
     }
@@ -197,6 +214,14 @@ pub fn syscall(number: usize, args: [u64; 6]) -> i64 {
             }
         }
     }
+    let who = if callp as usize == nosys as *const () as usize {
+        2
+    } else if stock_call(number).is_some_and(|s| kernel_fn(s) as usize == callp as usize) || callp as usize == kernel_fn(nosys) as usize {
+        1
+    } else {
+        0
+    };
+    SERVED[who].fetch_add(1, Ordering::Relaxed);
     let mut regs = [0i64; 8];
     for (r, a) in regs.iter_mut().zip(args) {
         *r = a as i64;

@@ -7,11 +7,9 @@
 //! (the kernel drops it across the sleep).
 
 use crate::kernel::violation;
-use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::ffi::{CStr, c_char, c_int, c_void};
 use std::sync::{Condvar, Mutex};
-use std::thread::ThreadId;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -41,12 +39,25 @@ struct Held {
 struct LockState {
     name: String,
     kind: Kind,
-    owner: Option<ThreadId>,
+    owner: Option<Tid>,
     shared: usize,
 }
 
-thread_local! {
-    static HELD: RefCell<Vec<Held>> = const { RefCell::new(Vec::new()) };
+/// A thread, by its kernel id: unlike thread-local storage, this still works while the
+/// process exits (when the module is unloaded from an exit handler).
+type Tid = libc::pid_t;
+
+fn tid() -> Tid {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::gettid() }
+}
+
+/// The locks each thread holds, in the order it took them.
+static HELD: Mutex<Option<HashMap<Tid, Vec<Held>>>> = Mutex::new(None);
+
+fn held_by_me<R>(f: impl FnOnce(&mut Vec<Held>) -> R) -> R {
+    let mut h = HELD.lock().unwrap_or_else(|e| e.into_inner());
+    f(h.get_or_insert_with(HashMap::new).entry(tid()).or_default())
 }
 
 static LOCKS: Mutex<Option<HashMap<usize, LockState>>> = Mutex::new(None);
@@ -61,7 +72,9 @@ pub fn reset() {
     if let Ok(mut o) = ORDER.lock() {
         *o = Some(HashSet::new());
     }
-    HELD.with(|h| h.borrow_mut().clear());
+    if let Ok(mut h) = HELD.lock() {
+        *h = Some(HashMap::new());
+    }
 }
 
 /// Makes `addr` a lock of `kind` (mtx_init, sx_init, or the kernel's own locks).
@@ -88,16 +101,16 @@ pub fn destroy(addr: usize) {
 
 /// Why the current thread may not sleep now, if it may not.
 pub fn sleep_forbidden() -> Option<String> {
-    HELD.with(|h| h.borrow().iter().rev().find(|l| l.kind.forbids_sleep()).map(|l| l.name.clone()))
+    held_by_me(|h| h.iter().rev().find(|l| l.kind.forbids_sleep()).map(|l| l.name.clone()))
 }
 
 /// Whether the current thread holds the lock at `addr`.
 pub fn held(addr: usize) -> bool {
-    HELD.with(|h| h.borrow().iter().any(|l| l.addr == addr))
+    held_by_me(|h| h.iter().any(|l| l.addr == addr))
 }
 
 pub fn acquire(addr: usize, shared: bool) {
-    let me = std::thread::current().id();
+    let me = tid();
     let mut locks = LOCKS.lock().unwrap_or_else(|e| e.into_inner());
     let Some(state) = locks.get_or_insert_with(HashMap::new).get(&addr) else {
         drop(locks);
@@ -130,16 +143,15 @@ pub fn acquire(addr: usize, shared: bool) {
         locks = CHANGED.wait(locks).unwrap_or_else(|e| e.into_inner());
     }
     drop(locks);
-    HELD.with(|h| h.borrow_mut().push(Held { addr, kind, name }));
+    held_by_me(|h| h.push(Held { addr, kind, name }));
 }
 
 pub fn release(addr: usize) {
-    let pos = HELD.with(|h| h.borrow().iter().rposition(|l| l.addr == addr));
-    let Some(pos) = pos else {
+    let removed = held_by_me(|h| h.iter().rposition(|l| l.addr == addr).map(|pos| h.remove(pos)));
+    if removed.is_none() {
         violation(format!("unlocking a lock not held by this thread ({addr:#x})"));
         return;
-    };
-    HELD.with(|h| h.borrow_mut().remove(pos));
+    }
     let mut locks = LOCKS.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(s) = locks.get_or_insert_with(HashMap::new).get_mut(&addr) {
         if s.owner.is_some() {
@@ -152,7 +164,7 @@ pub fn release(addr: usize) {
 }
 
 fn check_order(name: &str) {
-    let held: Vec<String> = HELD.with(|h| h.borrow().iter().filter(|l| l.kind != Kind::Giant).map(|l| l.name.clone()).collect());
+    let held: Vec<String> = held_by_me(|h| h.iter().filter(|l| l.kind != Kind::Giant).map(|l| l.name.clone()).collect());
     let mut order = ORDER.lock().unwrap_or_else(|e| e.into_inner());
     let set = order.get_or_insert_with(HashSet::new);
     for first in held {
@@ -168,12 +180,11 @@ fn check_order(name: &str) {
 
 /// Giant around module events, as kern_module.c takes it.
 pub fn giant_enter() {
-    HELD.with(|h| h.borrow_mut().push(Held { addr: 0, kind: Kind::Giant, name: "Giant".into() }));
+    held_by_me(|h| h.push(Held { addr: 0, kind: Kind::Giant, name: "Giant".into() }));
 }
 
 pub fn giant_exit() {
-    HELD.with(|h| {
-        let mut h = h.borrow_mut();
+    held_by_me(|h| {
         if let Some(pos) = h.iter().rposition(|l| l.kind == Kind::Giant) {
             h.remove(pos);
         }

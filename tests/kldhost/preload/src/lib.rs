@@ -1,0 +1,110 @@
+//! The interposer: preloaded into an unmodified Linux program (LD_PRELOAD), it loads a
+//! FreeBSD module into the test bed's kernel model before `main`, and routes the
+//! program's Linux AIO system calls (amd64: 206–210, 333) to the model's
+//! `linux_sysent` — that is, to the module's entries once it has installed them.
+//!
+//! How: a seccomp filter makes those six system calls trap (SECCOMP_RET_TRAP). The
+//! kernel then delivers SIGSYS in the calling thread with its registers; the handler
+//! hands the number and the six argument registers to the model's `syscallenter` and
+//! puts the result in %rax, as the Linux sysvec would. Every other system call runs
+//! natively. At exit the module is unloaded and the report is written.
+
+use std::ffi::c_void;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The amd64 Linux AIO system call numbers.
+const TRAPPED: [u32; 6] = [206, 207, 208, 209, 210, 333];
+const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+#[used]
+#[unsafe(link_section = ".init_array")]
+static INIT: extern "C" fn() = kldhost_init;
+
+#[used]
+#[unsafe(link_section = ".fini_array")]
+static FINI: extern "C" fn() = kldhost_fini;
+
+extern "C" fn kldhost_init() {
+    if std::env::var_os("KLDHOST_MODULE").is_none() || ACTIVE.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    if let Err(e) = kldhost::session::start() {
+        eprintln!("kldhost: {e}");
+        std::process::exit(70);
+    }
+    // SAFETY: installs a SIGSYS handler (a plain function) and a seccomp filter that
+    // traps only the six system calls; both are process-wide and stay for its life.
+    if let Err(e) = unsafe { install() } {
+        eprintln!("kldhost: cannot trap the AIO system calls: {e}");
+        std::process::exit(70);
+    }
+}
+
+extern "C" fn kldhost_fini() {
+    if !ACTIVE.load(Ordering::SeqCst) {
+        return;
+    }
+    let report = kldhost::session::finish();
+    if let Some(path) = std::env::var_os("KLDHOST_REPORT") {
+        let _ = std::fs::write(path, report);
+    }
+}
+
+/// The SIGSYS handler: one trapped system call, served by the model.
+extern "C" fn on_sigsys(_sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut c_void) {
+    // SAFETY: the kernel passes a valid siginfo and ucontext to an SA_SIGINFO handler.
+    unsafe {
+        // For SIGSYS, si_syscall follows si_call_addr in the union (offset 24).
+        let nr = *(info as *const u8).add(24).cast::<libc::c_int>();
+        let uc = &mut *(ctx as *mut libc::ucontext_t);
+        let g = &mut uc.uc_mcontext.gregs;
+        let args = [libc::REG_RDI, libc::REG_RSI, libc::REG_RDX, libc::REG_R10, libc::REG_R8, libc::REG_R9].map(|r| g[r as usize] as u64);
+        let rax = kldhost::linuxulator::syscall(nr as usize, args);
+        g[libc::REG_RAX as usize] = rax;
+    }
+}
+
+unsafe fn install() -> Result<(), String> {
+    // SAFETY (whole function): plain libc calls with valid, initialised arguments.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_sigsys as *const () as usize;
+        sa.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER;
+        libc::sigemptyset(&mut sa.sa_mask);
+        if libc::sigaction(libc::SIGSYS, &sa, std::ptr::null_mut()) != 0 {
+            return Err(format!("sigaction: {}", std::io::Error::last_os_error()));
+        }
+        let mut prog = vec![
+            // A = seccomp_data.arch; other architectures are left alone.
+            stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 4),
+            jump(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K, AUDIT_ARCH_X86_64, 0, TRAPPED.len() as u8 + 1),
+            // A = seccomp_data.nr
+            stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0),
+        ];
+        for (i, nr) in TRAPPED.iter().enumerate() {
+            // Equal: jump to the TRAP return after the ALLOW one.
+            let to_trap = (TRAPPED.len() - i) as u8;
+            prog.push(jump(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K, *nr, to_trap, 0));
+        }
+        prog.push(stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW));
+        prog.push(stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_TRAP));
+        let fprog = libc::sock_fprog { len: prog.len() as u16, filter: prog.as_mut_ptr() };
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+            return Err(format!("PR_SET_NO_NEW_PRIVS: {}", std::io::Error::last_os_error()));
+        }
+        if libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &fprog as *const libc::sock_fprog) != 0 {
+            return Err(format!("PR_SET_SECCOMP: {}", std::io::Error::last_os_error()));
+        }
+    }
+    Ok(())
+}
+
+fn stmt(code: u32, k: u32) -> libc::sock_filter {
+    libc::sock_filter { code: code as u16, jt: 0, jf: 0, k }
+}
+
+fn jump(code: u32, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
+    libc::sock_filter { code: code as u16, jt, jf, k }
+}

@@ -1,0 +1,91 @@
+//! `kldhost`: run a Linux program with a FreeBSD module loaded into the test bed.
+//!
+//!     kldhost [--freebsd 14|15] [--no-aio] [--no-linux64] [--tunable NAME=VALUE]...
+//!             [--module PATH] -- PROGRAM [ARGS...]
+//!
+//! The program runs with the preload library (built next to this command) that loads
+//! the module (default: build/freebsd<major>/linuxaio.ko under the current directory)
+//! and routes its Linux AIO system calls to it. The module's load and unload outcome,
+//! who served the calls, and the leak and INVARIANTS/WITNESS report go to stderr.
+//! The exit status is the program's, or 70 when the report has findings (memory of a
+//! module's type left allocated, an INVARIANTS/WITNESS finding, a refused unload).
+
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+
+fn usage(msg: &str) -> ExitCode {
+    eprintln!("kldhost: {msg}");
+    eprintln!("usage: kldhost [--freebsd 14|15] [--no-aio] [--no-linux64] [--tunable NAME=VALUE]... [--module PATH] -- PROGRAM [ARGS...]");
+    ExitCode::from(64)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (mut major, mut no_aio, mut no_linux64, mut module, mut tunables) = ("15".to_string(), false, false, None, vec![]);
+    let mut i = 0;
+    while i < args.len() && args[i] != "--" {
+        match args[i].as_str() {
+            "--freebsd" => {
+                i += 1;
+                major = args.get(i).cloned().unwrap_or_default();
+            }
+            "--no-aio" => no_aio = true,
+            "--no-linux64" => no_linux64 = true,
+            "--module" => {
+                i += 1;
+                module = args.get(i).cloned();
+            }
+            "--tunable" => {
+                i += 1;
+                tunables.push(args.get(i).cloned().unwrap_or_default());
+            }
+            other => return usage(&format!("unknown option {other}")),
+        }
+        i += 1;
+    }
+    let Some(program) = args.get(i + 1) else { return usage("no program given") };
+    if major != "14" && major != "15" {
+        return usage("--freebsd takes 14 or 15");
+    }
+    let module = module.unwrap_or_else(|| format!("build/freebsd{major}/linuxaio.ko"));
+    let Ok(exe) = std::env::current_exe() else { return usage("cannot find my own path") };
+    let preload = exe.with_file_name("libkldhost_preload.so");
+    if !preload.is_file() {
+        return usage(&format!("{} is missing (cargo build -p kldhost-preload)", preload.display()));
+    }
+    let report = std::env::temp_dir().join(format!("kldhost-report-{}", std::process::id()));
+    let module_path = std::fs::canonicalize(&module).unwrap_or_else(|_| PathBuf::from(&module));
+    let mut cmd = Command::new(program);
+    cmd.args(&args[i + 2..])
+        .env("LD_PRELOAD", &preload)
+        .env("KLDHOST_MODULE", &module_path)
+        .env("KLDHOST_FREEBSD", &major)
+        .env("KLDHOST_REPORT", &report)
+        .env("KLDHOST_TUNABLES", tunables.join(","));
+    if no_aio {
+        cmd.env("KLDHOST_NO_AIO", "1");
+    }
+    if no_linux64 {
+        cmd.env("KLDHOST_NO_LINUX64", "1");
+    }
+    let status = match cmd.status() {
+        Ok(s) => s,
+        Err(e) => return usage(&format!("{program}: {e}")),
+    };
+    let text = std::fs::read_to_string(&report).unwrap_or_default();
+    let _ = std::fs::remove_file(&report);
+    if text.is_empty() {
+        eprintln!("kldhost: the program ended without a report (killed, or it did not load the preload library)");
+        return ExitCode::from(70);
+    }
+    let findings = text.lines().any(|l| {
+        (l.starts_with("malloc type") && !l.contains(": 0 bytes")) || (l.starts_with("INVARIANTS/WITNESS") && !l.ends_with("no findings")) || l.contains("refused")
+    });
+    if findings {
+        return ExitCode::from(70);
+    }
+    match status.code() {
+        Some(c) => ExitCode::from(c as u8),
+        None => ExitCode::from(70),
+    }
+}
