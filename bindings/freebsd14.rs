@@ -15,6 +15,7 @@ pub type __uint64_t = core::ffi::c_ulong;
 pub type __intmax_t = __int64_t;
 pub type __uintptr_t = __uint64_t;
 pub type __vm_offset_t = __uint64_t;
+pub type __vm_size_t = __uint64_t;
 pub type __size_t = __uint64_t;
 pub type __register_t = __int64_t;
 pub type __time_t = __int64_t;
@@ -49,6 +50,7 @@ pub type suseconds_t = __suseconds_t;
 pub type time_t = __time_t;
 pub type uid_t = __uid_t;
 pub type vm_offset_t = __vm_offset_t;
+pub type vm_size_t = __vm_size_t;
 pub type syscallarg_t = __register_t;
 pub type __sigset_t = __sigset;
 pub type sigset_t = __sigset_t;
@@ -71,6 +73,7 @@ pub type modeventhand_t = ::core::option::Option<
     ) -> core::ffi::c_int,
 >;
 pub type moduledata_t = moduledata;
+pub type eventhandler_tag = *mut eventhandler_entry;
 pub type __sighandler_t = ::core::option::Option<
     unsafe extern "C" fn(arg1: core::ffi::c_int),
 >;
@@ -110,6 +113,14 @@ pub type aio_cancel_fn_t = ::core::option::Option<
 >;
 pub type aio_handle_fn_t = ::core::option::Option<
     unsafe extern "C" fn(arg1: *mut kaiocb),
+>;
+pub type mmap_check_fp_fn = ::core::option::Option<
+    unsafe extern "C" fn(
+        arg1: *mut file,
+        arg2: core::ffi::c_int,
+        arg3: core::ffi::c_int,
+        arg4: core::ffi::c_int,
+    ) -> core::ffi::c_int,
 >;
 #[repr(C)]
 #[derive(Copy, Clone, Debug, Default, Eq, Hash, Ord, PartialEq, PartialOrd)]
@@ -412,6 +423,19 @@ pub struct knote__bindgen_ty_2 {
 pub struct knote__bindgen_ty_3 {
     pub tqe_next: *mut knote,
     pub tqe_prev: *mut *mut knote,
+}
+#[repr(C)]
+#[derive(Copy, Clone)]
+pub struct eventhandler_entry {
+    pub ee_link: eventhandler_entry__bindgen_ty_1,
+    pub ee_priority: core::ffi::c_int,
+    pub ee_arg: *mut core::ffi::c_void,
+}
+#[repr(C)]
+#[derive(Copy, Clone)]
+pub struct eventhandler_entry__bindgen_ty_1 {
+    pub tqe_next: *mut eventhandler_entry,
+    pub tqe_prev: *mut *mut eventhandler_entry,
 }
 #[repr(C)]
 #[derive(Copy, Clone)]
@@ -1664,13 +1688,51 @@ pub struct sysctl_ctx_list {
     pub tqh_last: *mut *mut sysctl_ctx_entry,
 }
 #[repr(C)]
-#[derive(Default, Copy, Clone)]
-pub struct witness {
-    pub _address: u8,
+#[derive(Debug)]
+pub struct rl_q_entry {
+    _unused: [u8; 0],
+}
+#[repr(C)]
+#[derive(Debug)]
+pub struct file {
+    _unused: [u8; 0],
+}
+#[repr(C)]
+#[derive(Copy, Clone)]
+pub struct eventhandler_list {
+    pub el_name: *mut core::ffi::c_char,
+    pub el_flags: core::ffi::c_int,
+    pub el_runcount: u_int,
+    pub el_lock: mtx,
+    pub el_link: eventhandler_list__bindgen_ty_1,
+    pub el_entries: eventhandler_list__bindgen_ty_2,
+}
+#[repr(C)]
+#[derive(Copy, Clone)]
+pub struct eventhandler_list__bindgen_ty_1 {
+    pub tqe_next: *mut eventhandler_list,
+    pub tqe_prev: *mut *mut eventhandler_list,
+}
+#[repr(C)]
+#[derive(Copy, Clone)]
+pub struct eventhandler_list__bindgen_ty_2 {
+    pub tqh_first: *mut eventhandler_entry,
+    pub tqh_last: *mut *mut eventhandler_entry,
 }
 #[repr(C)]
 #[derive(Default, Copy, Clone)]
-pub struct file {
+pub struct mmap_req {
+    pub mr_hint: vm_offset_t,
+    pub mr_len: vm_size_t,
+    pub mr_prot: core::ffi::c_int,
+    pub mr_flags: core::ffi::c_int,
+    pub mr_fd: core::ffi::c_int,
+    pub mr_pos: off_t,
+    pub mr_check_fp_fn: mmap_check_fp_fn,
+}
+#[repr(C)]
+#[derive(Default, Copy, Clone)]
+pub struct witness {
     pub _address: u8,
 }
 #[repr(C)]
@@ -1696,11 +1758,6 @@ pub struct cdev_priv {
 #[repr(C)]
 #[derive(Default, Copy, Clone)]
 pub struct seltd {
-    pub _address: u8,
-}
-#[repr(C)]
-#[derive(Default, Copy, Clone)]
-pub struct rl_q_entry {
     pub _address: u8,
 }
 #[repr(C)]
@@ -1864,7 +1921,11 @@ pub const EJUSTRETURN: i32 = -2;
 pub const ENOIOCTL: i32 = -3;
 pub const EDIRIOCTL: i32 = -4;
 pub const ERELOOKUP: i32 = -5;
+pub const PVM: u32 = 52;
 pub const PRIBIO: u32 = 60;
+pub const PZERO: u32 = 68;
+pub const PSOCK: u32 = 72;
+pub const PWAIT: u32 = 76;
 pub const PCATCH: u32 = 256;
 pub const PDROP: u32 = 512;
 pub const C_HARDCLOCK: u32 = 256;
@@ -1887,6 +1948,19 @@ pub const ELFCLASS64: u32 = 2;
 pub const ELFDATANONE: u32 = 0;
 pub const ELFDATA2LSB: u32 = 1;
 pub const ELFDATA2MSB: u32 = 2;
+pub const MTX_DEF: u32 = 0;
+pub const MTX_SPIN: u32 = 1;
+pub const MTX_RECURSE: u32 = 4;
+pub const MTX_NOWITNESS: u32 = 8;
+pub const MTX_NOPROFILE: u32 = 32;
+pub const MTX_NEW: u32 = 64;
+pub const MTX_QUIET: u32 = 2;
+pub const MTX_DUPOK: u32 = 16;
+pub const MTX_UNOWNED: u32 = 0;
+pub const MTX_RECURSED: u32 = 1;
+pub const MTX_CONTESTED: u32 = 2;
+pub const MTX_DESTROYED: u32 = 4;
+pub const MTX_FLAGMASK: u32 = 7;
 pub const SIGEV_NONE: u32 = 0;
 pub const SIGEV_SIGNAL: u32 = 1;
 pub const SIGEV_THREAD: u32 = 2;
@@ -1953,6 +2027,32 @@ pub const CTLFLAG_NOFETCH: u32 = 4096;
 pub const CTLFLAG_CAPRW: u32 = 49152;
 pub const CTLFLAG_NEEDGIANT: u32 = 2048;
 pub const OID_AUTO: i32 = -1;
+pub const PROT_NONE: u32 = 0;
+pub const PROT_READ: u32 = 1;
+pub const PROT_WRITE: u32 = 2;
+pub const PROT_EXEC: u32 = 4;
+pub const MAP_SHARED: u32 = 1;
+pub const MAP_PRIVATE: u32 = 2;
+pub const MAP_COPY: u32 = 2;
+pub const MAP_FIXED: u32 = 16;
+pub const MAP_RESERVED0020: u32 = 32;
+pub const MAP_RESERVED0040: u32 = 64;
+pub const MAP_RESERVED0080: u32 = 128;
+pub const MAP_RESERVED0100: u32 = 256;
+pub const MAP_HASSEMAPHORE: u32 = 512;
+pub const MAP_STACK: u32 = 1024;
+pub const MAP_NOSYNC: u32 = 2048;
+pub const MAP_FILE: u32 = 0;
+pub const MAP_ANON: u32 = 4096;
+pub const MAP_GUARD: u32 = 8192;
+pub const MAP_EXCL: u32 = 16384;
+pub const MAP_NOCORE: u32 = 131072;
+pub const MAP_PREFAULT_READ: u32 = 262144;
+pub const MAP_32BIT: u32 = 524288;
+pub const MAP_ALIGNMENT_SHIFT: u32 = 24;
+pub const EVENTHANDLER_PRI_FIRST: u32 = 0;
+pub const EVENTHANDLER_PRI_ANY: u32 = 10000;
+pub const EVENTHANDLER_PRI_LAST: u32 = 20000;
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
     ["Size of __sigset"][::core::mem::size_of::<__sigset>() - 16usize];
@@ -2618,6 +2718,39 @@ const _: () = {
     [
         "Offset of field: knote::kn_fop",
     ][::core::mem::offset_of!(knote, kn_fop) - 152usize];
+};
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    [
+        "Size of eventhandler_entry__bindgen_ty_1",
+    ][::core::mem::size_of::<eventhandler_entry__bindgen_ty_1>() - 16usize];
+    [
+        "Alignment of eventhandler_entry__bindgen_ty_1",
+    ][::core::mem::align_of::<eventhandler_entry__bindgen_ty_1>() - 8usize];
+    [
+        "Offset of field: eventhandler_entry__bindgen_ty_1::tqe_next",
+    ][::core::mem::offset_of!(eventhandler_entry__bindgen_ty_1, tqe_next) - 0usize];
+    [
+        "Offset of field: eventhandler_entry__bindgen_ty_1::tqe_prev",
+    ][::core::mem::offset_of!(eventhandler_entry__bindgen_ty_1, tqe_prev) - 8usize];
+};
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    [
+        "Size of eventhandler_entry",
+    ][::core::mem::size_of::<eventhandler_entry>() - 32usize];
+    [
+        "Alignment of eventhandler_entry",
+    ][::core::mem::align_of::<eventhandler_entry>() - 8usize];
+    [
+        "Offset of field: eventhandler_entry::ee_link",
+    ][::core::mem::offset_of!(eventhandler_entry, ee_link) - 0usize];
+    [
+        "Offset of field: eventhandler_entry::ee_priority",
+    ][::core::mem::offset_of!(eventhandler_entry, ee_priority) - 16usize];
+    [
+        "Offset of field: eventhandler_entry::ee_arg",
+    ][::core::mem::offset_of!(eventhandler_entry, ee_arg) - 24usize];
 };
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
@@ -5366,6 +5499,87 @@ const _: () = {
         "Offset of field: sysctl_ctx_list::tqh_last",
     ][::core::mem::offset_of!(sysctl_ctx_list, tqh_last) - 8usize];
 };
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    [
+        "Size of eventhandler_list__bindgen_ty_1",
+    ][::core::mem::size_of::<eventhandler_list__bindgen_ty_1>() - 16usize];
+    [
+        "Alignment of eventhandler_list__bindgen_ty_1",
+    ][::core::mem::align_of::<eventhandler_list__bindgen_ty_1>() - 8usize];
+    [
+        "Offset of field: eventhandler_list__bindgen_ty_1::tqe_next",
+    ][::core::mem::offset_of!(eventhandler_list__bindgen_ty_1, tqe_next) - 0usize];
+    [
+        "Offset of field: eventhandler_list__bindgen_ty_1::tqe_prev",
+    ][::core::mem::offset_of!(eventhandler_list__bindgen_ty_1, tqe_prev) - 8usize];
+};
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    [
+        "Size of eventhandler_list__bindgen_ty_2",
+    ][::core::mem::size_of::<eventhandler_list__bindgen_ty_2>() - 16usize];
+    [
+        "Alignment of eventhandler_list__bindgen_ty_2",
+    ][::core::mem::align_of::<eventhandler_list__bindgen_ty_2>() - 8usize];
+    [
+        "Offset of field: eventhandler_list__bindgen_ty_2::tqh_first",
+    ][::core::mem::offset_of!(eventhandler_list__bindgen_ty_2, tqh_first) - 0usize];
+    [
+        "Offset of field: eventhandler_list__bindgen_ty_2::tqh_last",
+    ][::core::mem::offset_of!(eventhandler_list__bindgen_ty_2, tqh_last) - 8usize];
+};
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of eventhandler_list"][::core::mem::size_of::<eventhandler_list>() - 80usize];
+    [
+        "Alignment of eventhandler_list",
+    ][::core::mem::align_of::<eventhandler_list>() - 8usize];
+    [
+        "Offset of field: eventhandler_list::el_name",
+    ][::core::mem::offset_of!(eventhandler_list, el_name) - 0usize];
+    [
+        "Offset of field: eventhandler_list::el_flags",
+    ][::core::mem::offset_of!(eventhandler_list, el_flags) - 8usize];
+    [
+        "Offset of field: eventhandler_list::el_runcount",
+    ][::core::mem::offset_of!(eventhandler_list, el_runcount) - 12usize];
+    [
+        "Offset of field: eventhandler_list::el_lock",
+    ][::core::mem::offset_of!(eventhandler_list, el_lock) - 16usize];
+    [
+        "Offset of field: eventhandler_list::el_link",
+    ][::core::mem::offset_of!(eventhandler_list, el_link) - 48usize];
+    [
+        "Offset of field: eventhandler_list::el_entries",
+    ][::core::mem::offset_of!(eventhandler_list, el_entries) - 64usize];
+};
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of mmap_req"][::core::mem::size_of::<mmap_req>() - 48usize];
+    ["Alignment of mmap_req"][::core::mem::align_of::<mmap_req>() - 8usize];
+    [
+        "Offset of field: mmap_req::mr_hint",
+    ][::core::mem::offset_of!(mmap_req, mr_hint) - 0usize];
+    [
+        "Offset of field: mmap_req::mr_len",
+    ][::core::mem::offset_of!(mmap_req, mr_len) - 8usize];
+    [
+        "Offset of field: mmap_req::mr_prot",
+    ][::core::mem::offset_of!(mmap_req, mr_prot) - 16usize];
+    [
+        "Offset of field: mmap_req::mr_flags",
+    ][::core::mem::offset_of!(mmap_req, mr_flags) - 20usize];
+    [
+        "Offset of field: mmap_req::mr_fd",
+    ][::core::mem::offset_of!(mmap_req, mr_fd) - 24usize];
+    [
+        "Offset of field: mmap_req::mr_pos",
+    ][::core::mem::offset_of!(mmap_req, mr_pos) - 32usize];
+    [
+        "Offset of field: mmap_req::mr_check_fp_fn",
+    ][::core::mem::offset_of!(mmap_req, mr_check_fp_fn) - 40usize];
+};
 #[repr(C)]
 #[derive(Copy, Clone)]
 pub union callout__bindgen_ty_1 {
@@ -6862,6 +7076,24 @@ impl Default for knote {
         }
     }
 }
+impl Default for eventhandler_entry__bindgen_ty_1 {
+    fn default() -> Self {
+        let mut s = ::core::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::core::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+impl Default for eventhandler_entry {
+    fn default() -> Self {
+        let mut s = ::core::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::core::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
 impl Default for cv {
     fn default() -> Self {
         let mut s = ::core::mem::MaybeUninit::<Self>::uninit();
@@ -7627,25 +7859,131 @@ impl Default for sysctl_ctx_list {
         }
     }
 }
+impl Default for eventhandler_list__bindgen_ty_1 {
+    fn default() -> Self {
+        let mut s = ::core::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::core::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+impl Default for eventhandler_list__bindgen_ty_2 {
+    fn default() -> Self {
+        let mut s = ::core::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::core::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+impl Default for eventhandler_list {
+    fn default() -> Self {
+        let mut s = ::core::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::core::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
 unsafe extern "C" {
     pub fn panic(arg1: *const core::ffi::c_char, ...) -> !;
     pub fn printf(arg1: *const core::ffi::c_char, ...) -> core::ffi::c_int;
+    pub fn copyinstr(
+        udaddr: *const core::ffi::c_void,
+        kaddr: *mut core::ffi::c_void,
+        len: usize,
+        lencopied: *mut usize,
+    ) -> core::ffi::c_int;
+    pub fn copyin(
+        udaddr: *const core::ffi::c_void,
+        kaddr: *mut core::ffi::c_void,
+        len: usize,
+    ) -> core::ffi::c_int;
+    pub fn copyout(
+        kaddr: *const core::ffi::c_void,
+        udaddr: *mut core::ffi::c_void,
+        len: usize,
+    ) -> core::ffi::c_int;
+    pub fn fueword(
+        base: *const core::ffi::c_void,
+        val: *mut core::ffi::c_long,
+    ) -> core::ffi::c_int;
+    pub fn fueword32(base: *const core::ffi::c_void, val: *mut i32) -> core::ffi::c_int;
+    pub fn suword(
+        base: *mut core::ffi::c_void,
+        word: core::ffi::c_long,
+    ) -> core::ffi::c_int;
+    pub fn suword32(base: *mut core::ffi::c_void, word: i32) -> core::ffi::c_int;
+    pub fn casueword32(
+        base: *mut u32,
+        oldval: u32,
+        oldvalp: *mut u32,
+        newval: u32,
+    ) -> core::ffi::c_int;
+    pub fn _sleep(
+        chan: *const core::ffi::c_void,
+        lock: *mut lock_object,
+        pri: core::ffi::c_int,
+        wmesg: *const core::ffi::c_char,
+        sbt: sbintime_t,
+        pr: sbintime_t,
+        flags: core::ffi::c_int,
+    ) -> core::ffi::c_int;
     pub fn pause_sbt(
         wmesg: *const core::ffi::c_char,
         sbt: sbintime_t,
         pr: sbintime_t,
         flags: core::ffi::c_int,
     ) -> core::ffi::c_int;
+    pub fn wakeup(chan: *const core::ffi::c_void);
+    pub fn wakeup_one(chan: *const core::ffi::c_void);
     pub static mut modules_sx: sx;
     pub fn module_register_init(arg1: *const core::ffi::c_void);
     pub fn module_lookupbyname(arg1: *const core::ffi::c_char) -> module_t;
+    pub fn _mtx_init(
+        c: *mut usize,
+        name: *const core::ffi::c_char,
+        type_: *const core::ffi::c_char,
+        opts: core::ffi::c_int,
+    );
+    pub fn _mtx_destroy(c: *mut usize);
+    pub fn __mtx_lock_flags(
+        c: *mut usize,
+        opts: core::ffi::c_int,
+        file: *const core::ffi::c_char,
+        line: core::ffi::c_int,
+    );
+    pub fn __mtx_unlock_flags(
+        c: *mut usize,
+        opts: core::ffi::c_int,
+        file: *const core::ffi::c_char,
+        line: core::ffi::c_int,
+    );
+    pub fn sx_init_flags(
+        sx: *mut sx,
+        description: *const core::ffi::c_char,
+        opts: core::ffi::c_int,
+    );
+    pub fn sx_destroy(sx: *mut sx);
     pub fn _sx_slock(
         sx: *mut sx,
         opts: core::ffi::c_int,
         file: *const core::ffi::c_char,
         line: core::ffi::c_int,
     ) -> core::ffi::c_int;
+    pub fn _sx_xlock(
+        sx: *mut sx,
+        opts: core::ffi::c_int,
+        file: *const core::ffi::c_char,
+        line: core::ffi::c_int,
+    ) -> core::ffi::c_int;
     pub fn _sx_sunlock(
+        sx: *mut sx,
+        file: *const core::ffi::c_char,
+        line: core::ffi::c_int,
+    );
+    pub fn _sx_xunlock(
         sx: *mut sx,
         file: *const core::ffi::c_char,
         line: core::ffi::c_int,
@@ -7691,4 +8029,14 @@ unsafe extern "C" {
     ) -> *mut sysctl_oid;
     pub fn sysctl_ctx_init(clist: *mut sysctl_ctx_list) -> core::ffi::c_int;
     pub fn sysctl_ctx_free(clist: *mut sysctl_ctx_list) -> core::ffi::c_int;
+    pub fn eventhandler_register(
+        list: *mut eventhandler_list,
+        name: *const core::ffi::c_char,
+        func: *mut core::ffi::c_void,
+        arg: *mut core::ffi::c_void,
+        priority: core::ffi::c_int,
+    ) -> eventhandler_tag;
+    pub fn eventhandler_deregister(list: *mut eventhandler_list, tag: eventhandler_tag);
+    pub fn kern_mmap(td: *mut thread, mrp: *const mmap_req) -> core::ffi::c_int;
+    pub fn kern_munmap(td: *mut thread, addr: usize, size: usize) -> core::ffi::c_int;
 }

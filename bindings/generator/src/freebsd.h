@@ -21,3 +21,6 @@
 #include <sys/aio.h>
 #include <sys/sysctl.h>
 #include <sys/callout.h>
+#include <sys/mman.h>
+#include <sys/eventhandler.h>
+#include <sys/syscallsubr.h>

@@ -152,11 +152,16 @@ const FREEBSD_TYPES: &[&str] = &[
     "thread", "proc", "sysent", "sy_call_t", "sysinit", "sysinit_cfunc_t", "mod_metadata",
     "moduledata", "moduledata_t", "mod_depend", "mod_version", "modeventhand_t",
     "modeventtype", "module_t", "malloc_type", "mtx", "sx", "aiocb", "sigevent", "timespec",
-    "sysctl_oid", "sysctl_oid_list", "sysctl_ctx_list", "sysctl_req", "sbintime_t",
+    "sysctl_oid", "sysctl_oid_list", "sysctl_ctx_list", "sysctl_req", "sbintime_t", "mmap_req",
+    "lock_object", "eventhandler_tag",
 ];
 const FREEBSD_FUNCTIONS: &[&str] = &[
     "malloc", "free", "malloc_init", "malloc_uninit", "module_register_init",
-    "module_lookupbyname", "_sx_slock", "_sx_sunlock",
+    "module_lookupbyname", "_sx_slock", "_sx_sunlock", "_sx_xlock", "_sx_xunlock", "sx_init_flags",
+    "sx_destroy", "_mtx_init", "_mtx_destroy", "__mtx_lock_flags", "__mtx_unlock_flags", "copyin",
+    "copyout", "copyinstr", "fueword", "fueword32", "suword", "suword32", "casueword32", "_sleep",
+    "wakeup", "wakeup_one", "kern_mmap", "kern_munmap", "eventhandler_register",
+    "eventhandler_deregister",
     "printf", "panic", "kern_syscall_deregister", "pause_sbt", "sysctl_add_oid",
     "sysctl_ctx_init", "sysctl_ctx_free", "sysctl_handle_int",
 ];
@@ -167,7 +172,8 @@ const FREEBSD_CONSTANTS: &[&str] = &[
     "M_ZERO", "M_VERSION", "MDT_[A-Z_]+", "SI_SUB_[A-Z_0-9]+", "SI_ORDER_[A-Z_]+",
     "SY_THR_[A-Z_]+", "MOD_[A-Z]+", "CTLFLAG_[A-Z_]+", "CTLTYPE_[A-Z_0-9]+", "CTLMASK_[A-Z_]+",
     "OID_AUTO", "SBT_1S", "SBT_1MS", "PRIBIO", "PCATCH", "PDROP", "C_HARDCLOCK", "C_ABSOLUTE", "C_CATCH",
-    "LIO_[A-Z_0-9]+", "SIGEV_[A-Z_]+", "MAXCOMLEN",
+    "LIO_[A-Z_0-9]+", "SIGEV_[A-Z_]+", "MAXCOMLEN", "MAP_[A-Z_0-9]+", "PROT_[A-Z]+",
+    "EVENTHANDLER_PRI_[A-Z]+", "MTX_[A-Z]+", "PWAIT", "PSOCK", "PZERO", "PVM",
 ];
 
 fn freebsd_clang_args(h: &FreeBsdHeaders) -> Result<(Vec<String>, Option<tempdir::TempDir>), Error> {

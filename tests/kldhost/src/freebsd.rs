@@ -23,6 +23,9 @@ pub struct Major {
     pub m_version: u64,
     pub thread_size: usize,
     pub td_retval: usize,
+    pub td_proc: usize,
+    pub proc_size: usize,
+    pub p_pid: usize,
 }
 
 impl Major {
@@ -35,6 +38,9 @@ impl Major {
                 m_version: fbsd14::M_VERSION.into(),
                 thread_size: size_of::<fbsd14::thread>(),
                 td_retval: offset_of!(fbsd14::thread, td_uretoff),
+                td_proc: offset_of!(fbsd14::thread, td_proc),
+                proc_size: size_of::<fbsd14::proc_>(),
+                p_pid: offset_of!(fbsd14::proc_, p_pid),
             }),
             15 => Some(Major {
                 major,
@@ -42,6 +48,9 @@ impl Major {
                 m_version: fbsd15::M_VERSION.into(),
                 thread_size: size_of::<fbsd15::thread>(),
                 td_retval: offset_of!(fbsd15::thread, td_uretoff),
+                td_proc: offset_of!(fbsd15::thread, td_proc),
+                proc_size: size_of::<fbsd15::proc_>(),
+                p_pid: offset_of!(fbsd15::proc_, p_pid),
             }),
             _ => None,
         }

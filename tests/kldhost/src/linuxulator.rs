@@ -125,6 +125,8 @@ fn stock_entry(number: usize) -> f::sysent {
 }
 
 pub fn reset(config: &Config) {
+    PROC.store(0, Ordering::Release);
+    GENERATION.fetch_add(1, Ordering::AcqRel);
     for c in &SERVED {
         c.store(0, Ordering::Relaxed);
     }
@@ -166,17 +168,52 @@ fn thrcnt(number: usize) -> &'static AtomicU32 {
 
 // ---- the calling thread ----
 
+/// The process's `struct proc`, in the kernel range, with the configured major's
+/// layout (`p_pid` filled in). A fork child gets its own (`new_process`).
+static PROC: AtomicUsize = AtomicUsize::new(0);
+/// Bumped by `new_process`, so that threads make a new `struct thread` for it.
+static GENERATION: AtomicUsize = AtomicUsize::new(1);
+
+pub fn curproc() -> *mut f::proc_ {
+    let p = PROC.load(Ordering::Acquire);
+    if p != 0 {
+        return p as *mut f::proc_;
+    }
+    new_process()
+}
+
+/// A new `struct proc` for this process (at start, and in a fork child).
+pub fn new_process() -> *mut f::proc_ {
+    let major = config().major;
+    let p = arena().alloc(major.proc_size, 64).map_or(0, |p| p.as_ptr() as usize);
+    if p != 0 {
+        // SAFETY: p_pid of the struct just allocated.
+        unsafe { *((p + major.p_pid) as *mut i32) = std::process::id() as i32 };
+    }
+    PROC.store(p, Ordering::Release);
+    GENERATION.fetch_add(1, Ordering::AcqRel);
+    p as *mut f::proc_
+}
+
 /// The `struct thread` of the calling OS thread, in the kernel range, with the
-/// configured major's layout.
+/// configured major's layout and `td_proc` set.
 pub fn curthread() -> *mut f::thread {
-    thread_local!(static TD: Cell<usize> = const { Cell::new(0) });
+    thread_local!(static TD: Cell<(usize, usize)> = const { Cell::new((0, 0)) });
+    let generation = GENERATION.load(Ordering::Acquire);
     TD.with(|td| {
-        if td.get() == 0 {
-            let size = config().major.thread_size;
-            let t = arena().alloc(size, 64).map_or(0, |p| p.as_ptr() as usize);
-            td.set(t);
+        let (t, g) = td.get();
+        if t != 0 && g == generation {
+            return t as *mut f::thread;
         }
-        td.get() as *mut f::thread
+        let major = config().major;
+        let p = curproc() as usize;
+        let t = arena().alloc(major.thread_size, 64).map_or(0, |p| p.as_ptr() as usize);
+        if t != 0 {
+            // SAFETY: td_proc of the struct just allocated.
+            unsafe { *((t + major.td_proc) as *mut usize) = p };
+        }
+        td.set((t, GENERATION.load(Ordering::Acquire)));
+        t as *mut f::thread
     })
 }
 
@@ -185,8 +222,18 @@ fn retval(td: *mut f::thread) -> *mut i64 {
 }
 
 /// A Linux system call as the Linux sysvec serves it: the number and six argument
-/// registers in, the value of %rax out (a negative Linux errno on error).
+/// registers in, the value of %rax out (a negative Linux errno on error). An entry that
+/// answers ERESTART is entered again once the signal is delivered, as the sysvec's
+/// return path re-executes the system call instruction.
 pub fn syscall(number: usize, args: [u64; 6]) -> i64 {
+    loop {
+        if let Some(rax) = syscall_once(number, args) {
+            return rax;
+        }
+    }
+}
+
+fn syscall_once(number: usize, args: [u64; 6]) -> Option<i64> {
     let td = curthread();
     let t = table();
     let mut callp: SyCall = nosys;
@@ -240,11 +287,18 @@ pub fn syscall(number: usize, args: [u64; 6]) -> i64 {
     if lock::sleep_forbidden().is_some() {
         violation(format!("system call {number} returned with a lock held"));
     }
-    match error {
+    // Back to user mode: a pending signal is delivered now.
+    crate::kpi::signal::delivered();
+    Some(match error {
         // SAFETY: as above.
         0 => unsafe { *retval(td) },
+        e if e == f::ERESTART => return None,
+        e if e == f::EJUSTRETURN => {
+            violation("EJUSTRETURN from a Linux AIO entry: not modelled".into());
+            -(libc::EINTR as i64)
+        }
         e => i64::from(bsd_to_linux_errno(e)),
-    }
+    })
 }
 
 /// The Linux sysvec's errno translation (linux_errtbl in sys/compat/linux/linux_errno.inc):

@@ -11,12 +11,25 @@
 //! | `KLDHOST_REPORT` | a file to write the end-of-run report to (the command reads it) |
 
 use crate::kernel::{self, Config};
-use crate::kpi::malloc;
+use crate::kpi::{eventhandler, malloc};
 use crate::linuxulator;
 use crate::loader::{self, LinkerFile};
 use std::sync::Mutex;
 
 static LOADED: Mutex<Option<LinkerFile>> = Mutex::new(None);
+/// Whether this process is a fork child of the one that started the session: the
+/// kernel is the parent's (one kernel per machine), so the child neither unloads the
+/// module nor reports; its exit is only an event for the module.
+static CHILD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// In a fork child, right after fork(2): a new process for the kernel, and the
+/// module's `process_fork` handlers told, as FreeBSD's fork1() does.
+pub fn forked_child() {
+    CHILD.store(true, std::sync::atomic::Ordering::SeqCst);
+    let parent = linuxulator::curproc();
+    let child = linuxulator::new_process();
+    eventhandler::process_fork(parent, child, 0);
+}
 
 fn env_flag(name: &str) -> bool {
     std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0")
@@ -63,8 +76,13 @@ pub fn start() -> Result<(), String> {
     Ok(())
 }
 
-/// Unloads the module and returns the report (also printed to stderr).
-pub fn finish() -> String {
+/// The process exits: the module's `process_exit` handlers run. Then (not in a fork
+/// child) the module is unloaded and the report returned (also printed to stderr).
+pub fn finish() -> Option<String> {
+    eventhandler::process_exit(linuxulator::curproc());
+    if CHILD.load(std::sync::atomic::Ordering::SeqCst) {
+        return None;
+    }
     let mut report = vec![];
     let lf = LOADED.lock().ok().and_then(|mut l| l.take());
     if let Some(lf) = lf {
@@ -90,5 +108,5 @@ pub fn finish() -> String {
     for line in &report {
         eprintln!("kldhost: {line}");
     }
-    report.join("\n") + "\n"
+    Some(report.join("\n") + "\n")
 }

@@ -312,3 +312,252 @@ fn printf_formats_as_the_kernel_does() {
     assert!(console.contains(&"a -3 b 7 c str d xy e ff f    42|l  | -5 %".to_string()), "{console:?}");
     assert!(console.contains(&"part whole".to_string()), "a line is shown when it ends");
 }
+
+// ---- user memory ----
+
+mod usermem_tests {
+    use super::*;
+    use kldhost::kpi::usermem;
+
+    fn kbuf(n: usize) -> *mut u8 {
+        arena::arena().alloc(n, 16).unwrap().as_ptr()
+    }
+
+    #[test]
+    fn copyin_and_copyout_reach_user_memory_and_fault_like_freebsd() {
+        let _k = boot();
+        let user = vec![1u8, 2, 3, 4, 5, 6, 7, 8];
+        let k = kbuf(8);
+        unsafe {
+            assert_eq!(usermem::copyin(user.as_ptr().cast(), k.cast(), 8), 0);
+            assert_eq!(std::slice::from_raw_parts(k, 8), &user[..]);
+            let mut out = vec![0u8; 8];
+            assert_eq!(usermem::copyout(k.cast(), out.as_mut_ptr().cast(), 8), 0);
+            assert_eq!(out, user);
+
+            // A kernel address is not a user address.
+            let other = kbuf(8);
+            assert_eq!(usermem::copyin(other.cast(), k.cast(), 8), f::EFAULT as c_int);
+            assert_eq!(usermem::copyout(k.cast(), other.cast(), 8), f::EFAULT as c_int);
+            // Neither is an unmapped one, nor a read-only one for writing.
+            let page = libc::mmap(std::ptr::null_mut(), 8192, libc::PROT_READ, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0);
+            libc::munmap(page.cast::<u8>().add(4096).cast(), 4096);
+            assert_eq!(usermem::copyin(page.cast::<u8>().add(4096).cast(), k.cast(), 8), f::EFAULT as c_int, "unmapped");
+            assert_eq!(usermem::copyin(page.cast::<u8>().add(4092).cast(), k.cast(), 8), f::EFAULT as c_int, "straddles the end");
+            assert_eq!(usermem::copyin(page.cast(), k.cast(), 8), 0, "readable");
+            assert_eq!(usermem::copyout(k.cast(), page.cast(), 8), f::EFAULT as c_int, "read-only");
+            assert_eq!(usermem::copyin(std::ptr::null(), k.cast(), 8), f::EFAULT as c_int, "null");
+            libc::munmap(page, 4096);
+        }
+        assert!(kernel::violations().is_empty());
+        // A kernel buffer that is not kernel memory is the module's bug.
+        let mut not_kernel = [0u8; 4];
+        unsafe { usermem::copyin(user.as_ptr().cast(), not_kernel.as_mut_ptr().cast(), 4) };
+        assert!(violated("copyin: the kernel buffer"));
+    }
+
+    #[test]
+    fn copyinstr_and_the_word_functions() {
+        let _k = boot();
+        let k = kbuf(16);
+        let mut done = 0usize;
+        unsafe {
+            assert_eq!(usermem::copyinstr(c"hello".as_ptr().cast(), k.cast(), 16, &mut done), 0);
+            assert_eq!(done, 6);
+            assert_eq!(usermem::copyinstr(c"hello".as_ptr().cast(), k.cast(), 5, &mut done), f::ENAMETOOLONG as c_int);
+
+            let mut word: i64 = 0x1122_3344_5566_7788;
+            let mut v = 0;
+            assert_eq!(usermem::fueword((&raw const word).cast(), &mut v), 0);
+            assert_eq!(v, 0x1122_3344_5566_7788);
+            assert_eq!(usermem::suword((&raw mut word).cast(), 5), 0);
+            assert_eq!(word, 5);
+            assert_eq!(usermem::fueword(k.cast(), &mut v), -1, "kernel address");
+
+            let mut w32: u32 = 7;
+            let mut old = 0;
+            assert_eq!(usermem::casueword32(&mut w32, 7, &mut old, 9), 0);
+            assert_eq!((w32, old), (9, 7));
+            assert_eq!(usermem::casueword32(&mut w32, 7, &mut old, 1), 1);
+            assert_eq!((w32, old), (9, 9));
+            assert_eq!(usermem::casueword32(k.cast(), 0, &mut old, 1), -1);
+        }
+        assert!(kernel::violations().is_empty());
+    }
+}
+
+// ---- sleep, wakeup, signals ----
+
+mod sleep_tests {
+    use super::*;
+    use kldhost::kpi::{signal, tid};
+
+    const SBT_1MS: i64 = (1 << 32) / 1000;
+
+    fn chan() -> *const c_void {
+        arena::arena().alloc(8, 8).unwrap().as_ptr().cast()
+    }
+
+    #[test]
+    fn a_timed_sleep_times_out() {
+        let _k = boot();
+        let start = Instant::now();
+        let e = unsafe { sleep::_sleep(chan(), std::ptr::null_mut(), 0, c"t".as_ptr(), 30 * SBT_1MS, 0, 0) };
+        assert_eq!(e, f::EWOULDBLOCK as c_int);
+        assert!(start.elapsed() >= Duration::from_millis(30));
+    }
+
+    #[test]
+    fn wakeup_ends_every_sleep_on_the_channel_and_wakeup_one_just_one() {
+        let _k = boot();
+        let c = chan() as usize;
+        let woke = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..3 {
+                s.spawn(|| {
+                    let e = unsafe { sleep::_sleep(c as *const c_void, std::ptr::null_mut(), 0, c"w".as_ptr(), 2000 * SBT_1MS, 0, 0) };
+                    if e == 0 {
+                        woke.fetch_add(1, Ordering::SeqCst);
+                    }
+                });
+            }
+            std::thread::sleep(Duration::from_millis(100));
+            unsafe { sleep::wakeup_one(c as *const c_void) };
+            std::thread::sleep(Duration::from_millis(100));
+            assert_eq!(woke.load(Ordering::SeqCst), 1, "wakeup_one woke one");
+            unsafe { sleep::wakeup(c as *const c_void) };
+        });
+        assert_eq!(woke.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn a_signal_interrupts_only_a_pcatch_sleep() {
+        let _k = boot();
+        let c = chan() as usize;
+        let pcatch = f::PCATCH as c_int;
+        for (restart, want) in [(false, f::EINTR as c_int), (true, f::ERESTART)] {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let result = std::thread::scope(|s| {
+                let h = s.spawn(move || {
+                    tx.send(tid()).unwrap();
+                    unsafe { sleep::_sleep(c as *const c_void, std::ptr::null_mut(), pcatch, c"sig".as_ptr(), 0, 0, 0) }
+                });
+                let sleeper = rx.recv().unwrap();
+                std::thread::sleep(Duration::from_millis(50));
+                signal::post(sleeper, restart);
+                h.join().unwrap()
+            });
+            assert_eq!(result, want, "restart={restart}");
+        }
+        // Without PCATCH the signal does not end the sleep; the timeout does.
+        signal::post(tid(), false);
+        let e = unsafe { sleep::_sleep(chan(), std::ptr::null_mut(), 0, c"nocatch".as_ptr(), 20 * SBT_1MS, 0, 0) };
+        assert_eq!(e, f::EWOULDBLOCK as c_int);
+        signal::delivered();
+    }
+
+    #[test]
+    fn the_interlock_is_released_for_the_sleep_and_taken_again() {
+        let _k = boot();
+        let m = mutex(c"interlock");
+        let lo = (m as usize - std::mem::offset_of!(f::mtx, mtx_lock)) as *mut f::lock_object;
+        let c = chan() as usize;
+        let mu = m as usize;
+        std::thread::scope(|s| {
+            unsafe { lock::__mtx_lock_flags(m, 0, std::ptr::null(), 0) };
+            s.spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                // Only possible if the sleeper let go of the interlock.
+                unsafe {
+                    lock::__mtx_lock_flags(mu as *mut usize, 0, std::ptr::null(), 0);
+                    sleep::wakeup(c as *const c_void);
+                    lock::__mtx_unlock_flags(mu as *mut usize, 0, std::ptr::null(), 0);
+                }
+            });
+            let e = unsafe { sleep::_sleep(c as *const c_void, lo, 0, c"il".as_ptr(), 2000 * SBT_1MS, 0, 0) };
+            assert_eq!(e, 0);
+            assert!(lock::held(m as usize), "taken again after the sleep");
+            unsafe { lock::__mtx_unlock_flags(m, 0, std::ptr::null(), 0) };
+        });
+        assert!(kernel::violations().is_empty(), "{:?}", kernel::violations());
+        // Another mutex held across the sleep is a bug.
+        let other = mutex(c"other");
+        unsafe {
+            lock::__mtx_lock_flags(other, 0, std::ptr::null(), 0);
+            lock::__mtx_lock_flags(m, 0, std::ptr::null(), 0);
+            sleep::_sleep(chan(), lo, 0, c"bad".as_ptr(), SBT_1MS, 0, 0);
+            lock::__mtx_unlock_flags(m, 0, std::ptr::null(), 0);
+            lock::__mtx_unlock_flags(other, 0, std::ptr::null(), 0);
+        }
+        assert!(violated("sleeping (\"bad\") with non-sleepable lock other held"));
+    }
+}
+
+// ---- user mappings, event handlers, restart ----
+
+#[test]
+fn kern_mmap_maps_user_memory_and_returns_it_in_td_retval() {
+    let _k = boot();
+    let td = linuxulator::curthread();
+    let req = f::mmap_req {
+        mr_hint: 0,
+        mr_len: 8192,
+        mr_prot: (f::PROT_READ | f::PROT_WRITE) as c_int,
+        mr_flags: (f::MAP_ANON | f::MAP_SHARED) as c_int,
+        mr_fd: -1,
+        mr_pos: 0,
+        mr_check_fp_fn: None,
+    };
+    unsafe {
+        assert_eq!(kldhost::kpi::vm::kern_mmap(td, &req), 0);
+        let addr = *((td as usize + kernel::config().major.td_retval) as *const usize);
+        assert!(addr != 0 && !arena::is_kernel(addr), "a user address");
+        *(addr as *mut u64) = 42;
+        assert_eq!(kldhost::kpi::vm::kern_munmap(td, addr, 8192), 0);
+    }
+}
+
+static EVENTS: std::sync::Mutex<Vec<(&str, usize)>> = std::sync::Mutex::new(Vec::new());
+
+unsafe extern "C" fn on_exit_a(arg: *mut c_void, _p: *mut f::proc_) {
+    EVENTS.lock().unwrap().push(("a", arg as usize));
+}
+
+unsafe extern "C" fn on_exit_b(arg: *mut c_void, _p: *mut f::proc_) {
+    EVENTS.lock().unwrap().push(("b", arg as usize));
+}
+
+#[test]
+fn process_exit_handlers_run_by_priority_until_deregistered() {
+    use kldhost::kpi::eventhandler as eh;
+    let _k = boot();
+    unsafe {
+        let ta = eh::eventhandler_register(std::ptr::null_mut(), c"process_exit".as_ptr(), on_exit_a as *mut c_void, 1 as *mut c_void, 20000);
+        let tb = eh::eventhandler_register(std::ptr::null_mut(), c"process_exit".as_ptr(), on_exit_b as *mut c_void, 2 as *mut c_void, 0);
+        eh::process_exit(linuxulator::curproc());
+        assert_eq!(*EVENTS.lock().unwrap(), [("b", 2), ("a", 1)]);
+        eh::eventhandler_deregister(std::ptr::null_mut(), ta);
+        eh::eventhandler_deregister(std::ptr::null_mut(), tb);
+        eh::process_exit(linuxulator::curproc());
+        assert_eq!(EVENTS.lock().unwrap().len(), 2);
+    }
+    assert!(kernel::violations().is_empty());
+}
+
+static TRIES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+unsafe extern "C" fn restarting_entry(_td: *mut f::thread, _args: *mut c_void) -> c_int {
+    if TRIES.fetch_add(1, Ordering::SeqCst) == 0 { f::ERESTART } else { 0 }
+}
+
+#[test]
+fn erestart_enters_the_call_again() {
+    let _k = boot();
+    let table = linuxulator::table();
+    unsafe {
+        (*table.add(206)).sy_call = Some(restarting_entry);
+        (*table.add(206)).sy_thrcnt = 0;
+    }
+    assert_eq!(linuxulator::syscall(206, [0; 6]), 0);
+    assert_eq!(TRIES.load(Ordering::SeqCst), 2);
+}

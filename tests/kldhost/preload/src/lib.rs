@@ -34,6 +34,8 @@ extern "C" fn kldhost_init() {
         eprintln!("kldhost: {e}");
         std::process::exit(70);
     }
+    // SAFETY: registers a plain function to run in fork children.
+    unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
     // SAFETY: installs a SIGSYS handler (a plain function) and a seccomp filter that
     // traps only the six system calls; both are process-wide and stay for its life.
     if let Err(e) = unsafe { install() } {
@@ -46,10 +48,15 @@ extern "C" fn kldhost_fini() {
     if !ACTIVE.load(Ordering::SeqCst) {
         return;
     }
-    let report = kldhost::session::finish();
-    if let Some(path) = std::env::var_os("KLDHOST_REPORT") {
+    if let Some(report) = kldhost::session::finish()
+        && let Some(path) = std::env::var_os("KLDHOST_REPORT")
+    {
         let _ = std::fs::write(path, report);
     }
+}
+
+extern "C" fn after_fork_in_child() {
+    kldhost::session::forked_child();
 }
 
 /// The SIGSYS handler: one trapped system call, served by the model.

@@ -33,6 +33,7 @@ struct Held {
     addr: usize,
     kind: Kind,
     name: String,
+    shared: bool,
 }
 
 #[derive(Debug)]
@@ -45,12 +46,7 @@ struct LockState {
 
 /// A thread, by its kernel id: unlike thread-local storage, this still works while the
 /// process exits (when the module is unloaded from an exit handler).
-type Tid = libc::pid_t;
-
-fn tid() -> Tid {
-    // SAFETY: gettid has no preconditions.
-    unsafe { libc::gettid() }
-}
+use super::{Tid, tid};
 
 /// The locks each thread holds, in the order it took them.
 static HELD: Mutex<Option<HashMap<Tid, Vec<Held>>>> = Mutex::new(None);
@@ -143,7 +139,7 @@ pub fn acquire(addr: usize, shared: bool) {
         locks = CHANGED.wait(locks).unwrap_or_else(|e| e.into_inner());
     }
     drop(locks);
-    held_by_me(|h| h.push(Held { addr, kind, name }));
+    held_by_me(|h| h.push(Held { addr, kind, name, shared }));
 }
 
 pub fn release(addr: usize) {
@@ -178,9 +174,28 @@ fn check_order(name: &str) {
     }
 }
 
+/// The lock a `struct lock_object` belongs to, as (key, kind): a mutex is known by its
+/// `mtx_lock` word (what modules pass), 24 bytes into `struct mtx`; an sx by itself.
+pub fn from_lock_object(lo: usize) -> Option<(usize, Kind)> {
+    let locks = LOCKS.lock().ok()?;
+    let map = locks.as_ref()?;
+    let mtx = lo + std::mem::offset_of!(crate::freebsd::common::mtx, mtx_lock);
+    match map.get(&mtx) {
+        Some(s) if matches!(s.kind, Kind::Mutex | Kind::Spin) => Some((mtx, s.kind)),
+        _ => map.get(&lo).map(|s| (lo, s.kind)),
+    }
+}
+
+/// Lets go of a lock this thread holds, for a sleep; says whether it was shared.
+pub fn release_for_sleep(addr: usize) -> Option<bool> {
+    let shared = held_by_me(|h| h.iter().rev().find(|l| l.addr == addr).map(|l| l.shared))?;
+    release(addr);
+    Some(shared)
+}
+
 /// Giant around module events, as kern_module.c takes it.
 pub fn giant_enter() {
-    held_by_me(|h| h.push(Held { addr: 0, kind: Kind::Giant, name: "Giant".into() }));
+    held_by_me(|h| h.push(Held { addr: 0, kind: Kind::Giant, name: "Giant".into(), shared: false }));
 }
 
 pub fn giant_exit() {

@@ -5,12 +5,25 @@
 //! on FreeBSD. Symbols belong to a provider (the kernel, linux64.ko, linux_common.ko):
 //! a module can only resolve those of providers that are loaded.
 
+pub mod eventhandler;
 pub mod lock;
 pub mod malloc;
 pub mod module;
 pub mod print;
+pub mod signal;
 pub mod sleep;
 pub mod sysctl;
+pub mod usermem;
+pub mod vm;
+
+/// A thread, by its kernel id: unlike thread-local storage, this still works while the
+/// process exits (when the module is unloaded from an exit handler).
+pub type Tid = libc::pid_t;
+
+pub fn tid() -> Tid {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::gettid() }
+}
 
 use crate::kernel::Config;
 use crate::linuxulator;
@@ -55,6 +68,21 @@ pub fn lookup(name: &str) -> Option<(Provider, Resolved)> {
         "__mtx_lock_flags" => f(Kernel, lock::__mtx_lock_flags as *const () as usize),
         "__mtx_unlock_flags" => f(Kernel, lock::__mtx_unlock_flags as *const () as usize),
         "pause_sbt" => f(Kernel, sleep::pause_sbt as *const () as usize),
+        "_sleep" => f(Kernel, sleep::_sleep as *const () as usize),
+        "wakeup" => f(Kernel, sleep::wakeup as *const () as usize),
+        "wakeup_one" => f(Kernel, sleep::wakeup_one as *const () as usize),
+        "copyin" => f(Kernel, usermem::copyin as *const () as usize),
+        "copyout" => f(Kernel, usermem::copyout as *const () as usize),
+        "copyinstr" => f(Kernel, usermem::copyinstr as *const () as usize),
+        "fueword" => f(Kernel, usermem::fueword as *const () as usize),
+        "fueword32" => f(Kernel, usermem::fueword32 as *const () as usize),
+        "suword" => f(Kernel, usermem::suword as *const () as usize),
+        "suword32" => f(Kernel, usermem::suword32 as *const () as usize),
+        "casueword32" => f(Kernel, usermem::casueword32 as *const () as usize),
+        "kern_mmap" => f(Kernel, vm::kern_mmap as *const () as usize),
+        "kern_munmap" => f(Kernel, vm::kern_munmap as *const () as usize),
+        "eventhandler_register" => f(Kernel, eventhandler::eventhandler_register as *const () as usize),
+        "eventhandler_deregister" => f(Kernel, eventhandler::eventhandler_deregister as *const () as usize),
         "printf" => f(Kernel, print::printf as *const () as usize),
         "panic" => f(Kernel, print::panic as *const () as usize),
         "sysctl_add_oid" => f(Kernel, sysctl::sysctl_add_oid as *const () as usize),
@@ -87,6 +115,9 @@ pub fn provider_loaded(p: Provider, config: &Config) -> bool {
 pub fn reset(config: &Config) {
     lock::reset();
     malloc::reset();
+    signal::reset();
+    sleep::reset();
+    eventhandler::reset();
     module::reset(config);
     sysctl::reset(config);
 }

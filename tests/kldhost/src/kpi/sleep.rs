@@ -1,22 +1,165 @@
-//! pause(9): sleeping, which is forbidden while a mutex is held.
+//! sleep(9): `_sleep` (what msleep, tsleep and their _sbt forms expand to), `wakeup`,
+//! `wakeup_one`, and pause(9).
+//!
+//! The rules modelled: sleeping is forbidden with a non-sleepable lock held, but the
+//! interlock given to `_sleep` is released for the sleep and taken again after it
+//! (unless PDROP); a timeout ends the sleep with EWOULDBLOCK; with PCATCH a pending
+//! signal ends it (before or during) with EINTR, or ERESTART for an SA_RESTART handler;
+//! `wakeup` ends every sleep on the channel, `wakeup_one` the longest-waiting one.
 
-use super::lock;
+use super::{lock, signal};
 use crate::freebsd::common as f;
 use crate::kernel::violation;
-use std::ffi::{CStr, c_char, c_int};
+use std::ffi::{CStr, c_char, c_int, c_void};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
 
-/// `C_CATCH` (sys/callout.h): the sleep may be interrupted by a signal.
+const PCATCH: c_int = f::PCATCH as c_int;
+const PDROP: c_int = f::PDROP as c_int;
+const C_ABSOLUTE: c_int = f::C_ABSOLUTE as c_int;
 const C_CATCH: c_int = 0x0800;
 
-pub unsafe extern "C" fn pause_sbt(wmesg: *const c_char, sbt: f::sbintime_t, _pr: f::sbintime_t, flags: c_int) -> c_int {
-    if let Some(m) = lock::sleep_forbidden() {
-        // SAFETY: the caller passes a NUL-terminated wait message.
-        let what = if wmesg.is_null() { "?".into() } else { unsafe { CStr::from_ptr(wmesg) }.to_string_lossy().into_owned() };
-        violation(format!("sleeping (pause \"{what}\") with non-sleepable lock {m} held"));
+struct Sleeper {
+    id: u64,
+    chan: usize,
+    woken: bool,
+}
+
+static QUEUE: Mutex<(u64, Vec<Sleeper>)> = Mutex::new((0, Vec::new()));
+static CHANGED: Condvar = Condvar::new();
+
+pub fn reset() {
+    if let Ok(mut q) = QUEUE.lock() {
+        q.1.clear();
     }
-    // sbintime_t is 32.32 fixed-point seconds.
-    let nanos = (i128::from(sbt.max(0)) * 1_000_000_000) >> 32;
-    std::thread::sleep(std::time::Duration::from_nanos(nanos.min(10_000_000_000) as u64));
-    let _ = flags & C_CATCH;
-    f::EWOULDBLOCK as c_int
+}
+
+/// A posted signal may end a PCATCH sleep: let the sleepers look.
+pub fn wake_all_for_signal() {
+    CHANGED.notify_all();
+}
+
+fn wmesg(p: *const c_char) -> String {
+    if p.is_null() {
+        return "?".into();
+    }
+    // SAFETY: the caller passes a NUL-terminated wait message.
+    unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+}
+
+fn signal_errno() -> Option<c_int> {
+    signal::pending().map(|restart| if restart { f::ERESTART } else { f::EINTR as c_int })
+}
+
+/// The sleep itself, once the locks are dealt with: 0 when woken, EWOULDBLOCK on
+/// timeout, EINTR/ERESTART for a signal when `catch`.
+fn sleep_on(chan: usize, timeout: Option<Duration>, catch: bool) -> c_int {
+    if catch && let Some(e) = signal_errno() {
+        return e;
+    }
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let mut q = QUEUE.lock().unwrap_or_else(|e| e.into_inner());
+    q.0 += 1;
+    let id = q.0;
+    q.1.push(Sleeper { id, chan, woken: false });
+    let result = loop {
+        if q.1.iter().any(|s| s.id == id && s.woken) {
+            break 0;
+        }
+        if catch && let Some(e) = signal_errno() {
+            break e;
+        }
+        match deadline {
+            Some(d) => {
+                let now = Instant::now();
+                if now >= d {
+                    break f::EWOULDBLOCK as c_int;
+                }
+                q = CHANGED.wait_timeout(q, d - now).unwrap_or_else(|e| e.into_inner()).0;
+            }
+            None => q = CHANGED.wait(q).unwrap_or_else(|e| e.into_inner()),
+        }
+    };
+    q.1.retain(|s| s.id != id);
+    result
+}
+
+fn timeout_of(sbt: f::sbintime_t, flags: c_int) -> Option<Duration> {
+    if flags & C_ABSOLUTE != 0 {
+        violation("a C_ABSOLUTE sleep: not modelled".into());
+    }
+    // sbintime_t is 32.32 fixed-point seconds; 0 means no timeout.
+    (sbt > 0).then(|| Duration::from_nanos(((i128::from(sbt) * 1_000_000_000) >> 32) as u64))
+}
+
+pub unsafe extern "C" fn _sleep(
+    chan: *const c_void,
+    lo: *mut f::lock_object,
+    pri: c_int,
+    wmesg_p: *const c_char,
+    sbt: f::sbintime_t,
+    _pr: f::sbintime_t,
+    flags: c_int,
+) -> c_int {
+    let what = wmesg(wmesg_p);
+    if chan.is_null() {
+        violation(format!("_sleep(\"{what}\") on a null channel"));
+    }
+    // The interlock: released for the sleep, taken again after it.
+    let interlock = if lo.is_null() {
+        None
+    } else {
+        match lock::from_lock_object(lo as usize) {
+            Some((key, _)) => match lock::release_for_sleep(key) {
+                Some(shared) => Some((key, shared)),
+                None => {
+                    violation(format!("_sleep(\"{what}\") with an interlock this thread does not hold"));
+                    None
+                }
+            },
+            None => {
+                violation(format!("_sleep(\"{what}\") with an interlock that is not a lock"));
+                None
+            }
+        }
+    };
+    if let Some(m) = lock::sleep_forbidden() {
+        violation(format!("sleeping (\"{what}\") with non-sleepable lock {m} held"));
+    }
+    let e = sleep_on(chan as usize, timeout_of(sbt, flags), pri & PCATCH != 0);
+    if let Some((key, shared)) = interlock
+        && pri & PDROP == 0
+    {
+        lock::acquire(key, shared);
+    }
+    e
+}
+
+pub unsafe extern "C" fn wakeup(chan: *const c_void) {
+    if let Ok(mut q) = QUEUE.lock() {
+        for s in q.1.iter_mut().filter(|s| s.chan == chan as usize) {
+            s.woken = true;
+        }
+    }
+    CHANGED.notify_all();
+}
+
+pub unsafe extern "C" fn wakeup_one(chan: *const c_void) {
+    if let Ok(mut q) = QUEUE.lock()
+        && let Some(s) = q.1.iter_mut().find(|s| s.chan == chan as usize && !s.woken)
+    {
+        s.woken = true;
+    }
+    CHANGED.notify_all();
+}
+
+/// pause(9): a sleep on no channel anyone wakes; C_CATCH makes it interruptible.
+pub unsafe extern "C" fn pause_sbt(wmesg_p: *const c_char, sbt: f::sbintime_t, _pr: f::sbintime_t, flags: c_int) -> c_int {
+    if let Some(m) = lock::sleep_forbidden() {
+        violation(format!("sleeping (pause \"{}\") with non-sleepable lock {m} held", wmesg(wmesg_p)));
+    }
+    // A channel of our own that nobody can name: the sleep ends by timeout or signal.
+    let token = Box::new(0u8);
+    let e = sleep_on(&*token as *const u8 as usize, timeout_of(sbt, flags).or(Some(Duration::from_millis(1))), flags & C_CATCH != 0);
+    if e == 0 { f::EWOULDBLOCK as c_int } else { e }
 }
