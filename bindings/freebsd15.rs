@@ -128,6 +128,9 @@ pub struct __BindgenBitfieldUnit<Storage> {
     storage: Storage,
 }
 #[repr(C)]
+#[derive(Default)]
+pub struct __IncompleteArrayField<T>(::core::marker::PhantomData<T>, [T; 0]);
+#[repr(C)]
 #[derive(Debug)]
 pub struct pthread_attr {
     _unused: [u8; 0],
@@ -1523,6 +1526,72 @@ pub struct domainset__bindgen_ty_1 {
     pub le_prev: *mut *mut domainset,
 }
 #[repr(C)]
+pub struct aio_read_args {
+    pub aiocbp_l_: __IncompleteArrayField<core::ffi::c_char>,
+    pub aiocbp: *mut aiocb,
+    pub aiocbp_r_: __IncompleteArrayField<core::ffi::c_char>,
+}
+#[repr(C)]
+pub struct aio_write_args {
+    pub aiocbp_l_: __IncompleteArrayField<core::ffi::c_char>,
+    pub aiocbp: *mut aiocb,
+    pub aiocbp_r_: __IncompleteArrayField<core::ffi::c_char>,
+}
+#[repr(C)]
+pub struct aio_return_args {
+    pub aiocbp_l_: __IncompleteArrayField<core::ffi::c_char>,
+    pub aiocbp: *mut aiocb,
+    pub aiocbp_r_: __IncompleteArrayField<core::ffi::c_char>,
+}
+#[repr(C)]
+pub struct aio_suspend_args {
+    pub aiocbp_l_: __IncompleteArrayField<core::ffi::c_char>,
+    pub aiocbp: *const *const aiocb,
+    pub aiocbp_r_: __IncompleteArrayField<core::ffi::c_char>,
+    pub nent_l_: __IncompleteArrayField<core::ffi::c_char>,
+    pub nent: core::ffi::c_int,
+    pub nent_r_: [core::ffi::c_char; 4usize],
+    pub timeout_l_: __IncompleteArrayField<core::ffi::c_char>,
+    pub timeout: *const timespec,
+    pub timeout_r_: __IncompleteArrayField<core::ffi::c_char>,
+}
+#[repr(C)]
+pub struct aio_cancel_args {
+    pub fd_l_: __IncompleteArrayField<core::ffi::c_char>,
+    pub fd: core::ffi::c_int,
+    pub fd_r_: [core::ffi::c_char; 4usize],
+    pub aiocbp_l_: __IncompleteArrayField<core::ffi::c_char>,
+    pub aiocbp: *mut aiocb,
+    pub aiocbp_r_: __IncompleteArrayField<core::ffi::c_char>,
+}
+#[repr(C)]
+pub struct aio_error_args {
+    pub aiocbp_l_: __IncompleteArrayField<core::ffi::c_char>,
+    pub aiocbp: *mut aiocb,
+    pub aiocbp_r_: __IncompleteArrayField<core::ffi::c_char>,
+}
+#[repr(C)]
+pub struct aio_fsync_args {
+    pub op_l_: __IncompleteArrayField<core::ffi::c_char>,
+    pub op: core::ffi::c_int,
+    pub op_r_: [core::ffi::c_char; 4usize],
+    pub aiocbp_l_: __IncompleteArrayField<core::ffi::c_char>,
+    pub aiocbp: *mut aiocb,
+    pub aiocbp_r_: __IncompleteArrayField<core::ffi::c_char>,
+}
+#[repr(C)]
+pub struct aio_writev_args {
+    pub aiocbp_l_: __IncompleteArrayField<core::ffi::c_char>,
+    pub aiocbp: *mut aiocb,
+    pub aiocbp_r_: __IncompleteArrayField<core::ffi::c_char>,
+}
+#[repr(C)]
+pub struct aio_readv_args {
+    pub aiocbp_l_: __IncompleteArrayField<core::ffi::c_char>,
+    pub aiocbp: *mut aiocb,
+    pub aiocbp_r_: __IncompleteArrayField<core::ffi::c_char>,
+}
+#[repr(C)]
 #[derive(Default, Copy, Clone)]
 pub struct malloc_type_stats {
     pub mts_memalloced: u64,
@@ -2007,6 +2076,9 @@ pub const M_NOWAIT: u32 = 1;
 pub const M_WAITOK: u32 = 2;
 pub const M_ZERO: u32 = 256;
 pub const M_VERSION: u32 = 2024073001;
+pub const AIO_CANCELED: u32 = 1;
+pub const AIO_NOTCANCELED: u32 = 2;
+pub const AIO_ALLDONE: u32 = 3;
 pub const LIO_NOP: u32 = 0;
 pub const LIO_WRITE: u32 = 1;
 pub const LIO_READ: u32 = 2;
@@ -2081,6 +2153,12 @@ pub const MAP_NOCORE: u32 = 131072;
 pub const MAP_PREFAULT_READ: u32 = 262144;
 pub const MAP_32BIT: u32 = 524288;
 pub const MAP_ALIGNMENT_SHIFT: u32 = 24;
+pub const O_RDONLY: u32 = 0;
+pub const O_WRONLY: u32 = 1;
+pub const O_RDWR: u32 = 2;
+pub const O_ACCMODE: u32 = 3;
+pub const O_SYNC: u32 = 128;
+pub const O_DSYNC: u32 = 16777216;
 pub const EVENTHANDLER_PRI_FIRST: u32 = 0;
 pub const EVENTHANDLER_PRI_ANY: u32 = 10000;
 pub const EVENTHANDLER_PRI_LAST: u32 = 20000;
@@ -5113,6 +5191,176 @@ const _: () = {
 };
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
+    ["Size of aio_read_args"][::core::mem::size_of::<aio_read_args>() - 8usize];
+    ["Alignment of aio_read_args"][::core::mem::align_of::<aio_read_args>() - 8usize];
+    [
+        "Offset of field: aio_read_args::aiocbp_l_",
+    ][::core::mem::offset_of!(aio_read_args, aiocbp_l_) - 0usize];
+    [
+        "Offset of field: aio_read_args::aiocbp",
+    ][::core::mem::offset_of!(aio_read_args, aiocbp) - 0usize];
+    [
+        "Offset of field: aio_read_args::aiocbp_r_",
+    ][::core::mem::offset_of!(aio_read_args, aiocbp_r_) - 8usize];
+};
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of aio_write_args"][::core::mem::size_of::<aio_write_args>() - 8usize];
+    ["Alignment of aio_write_args"][::core::mem::align_of::<aio_write_args>() - 8usize];
+    [
+        "Offset of field: aio_write_args::aiocbp_l_",
+    ][::core::mem::offset_of!(aio_write_args, aiocbp_l_) - 0usize];
+    [
+        "Offset of field: aio_write_args::aiocbp",
+    ][::core::mem::offset_of!(aio_write_args, aiocbp) - 0usize];
+    [
+        "Offset of field: aio_write_args::aiocbp_r_",
+    ][::core::mem::offset_of!(aio_write_args, aiocbp_r_) - 8usize];
+};
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of aio_return_args"][::core::mem::size_of::<aio_return_args>() - 8usize];
+    [
+        "Alignment of aio_return_args",
+    ][::core::mem::align_of::<aio_return_args>() - 8usize];
+    [
+        "Offset of field: aio_return_args::aiocbp_l_",
+    ][::core::mem::offset_of!(aio_return_args, aiocbp_l_) - 0usize];
+    [
+        "Offset of field: aio_return_args::aiocbp",
+    ][::core::mem::offset_of!(aio_return_args, aiocbp) - 0usize];
+    [
+        "Offset of field: aio_return_args::aiocbp_r_",
+    ][::core::mem::offset_of!(aio_return_args, aiocbp_r_) - 8usize];
+};
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of aio_suspend_args"][::core::mem::size_of::<aio_suspend_args>() - 24usize];
+    [
+        "Alignment of aio_suspend_args",
+    ][::core::mem::align_of::<aio_suspend_args>() - 8usize];
+    [
+        "Offset of field: aio_suspend_args::aiocbp_l_",
+    ][::core::mem::offset_of!(aio_suspend_args, aiocbp_l_) - 0usize];
+    [
+        "Offset of field: aio_suspend_args::aiocbp",
+    ][::core::mem::offset_of!(aio_suspend_args, aiocbp) - 0usize];
+    [
+        "Offset of field: aio_suspend_args::aiocbp_r_",
+    ][::core::mem::offset_of!(aio_suspend_args, aiocbp_r_) - 8usize];
+    [
+        "Offset of field: aio_suspend_args::nent_l_",
+    ][::core::mem::offset_of!(aio_suspend_args, nent_l_) - 8usize];
+    [
+        "Offset of field: aio_suspend_args::nent",
+    ][::core::mem::offset_of!(aio_suspend_args, nent) - 8usize];
+    [
+        "Offset of field: aio_suspend_args::nent_r_",
+    ][::core::mem::offset_of!(aio_suspend_args, nent_r_) - 12usize];
+    [
+        "Offset of field: aio_suspend_args::timeout_l_",
+    ][::core::mem::offset_of!(aio_suspend_args, timeout_l_) - 16usize];
+    [
+        "Offset of field: aio_suspend_args::timeout",
+    ][::core::mem::offset_of!(aio_suspend_args, timeout) - 16usize];
+    [
+        "Offset of field: aio_suspend_args::timeout_r_",
+    ][::core::mem::offset_of!(aio_suspend_args, timeout_r_) - 24usize];
+};
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of aio_cancel_args"][::core::mem::size_of::<aio_cancel_args>() - 16usize];
+    [
+        "Alignment of aio_cancel_args",
+    ][::core::mem::align_of::<aio_cancel_args>() - 8usize];
+    [
+        "Offset of field: aio_cancel_args::fd_l_",
+    ][::core::mem::offset_of!(aio_cancel_args, fd_l_) - 0usize];
+    [
+        "Offset of field: aio_cancel_args::fd",
+    ][::core::mem::offset_of!(aio_cancel_args, fd) - 0usize];
+    [
+        "Offset of field: aio_cancel_args::fd_r_",
+    ][::core::mem::offset_of!(aio_cancel_args, fd_r_) - 4usize];
+    [
+        "Offset of field: aio_cancel_args::aiocbp_l_",
+    ][::core::mem::offset_of!(aio_cancel_args, aiocbp_l_) - 8usize];
+    [
+        "Offset of field: aio_cancel_args::aiocbp",
+    ][::core::mem::offset_of!(aio_cancel_args, aiocbp) - 8usize];
+    [
+        "Offset of field: aio_cancel_args::aiocbp_r_",
+    ][::core::mem::offset_of!(aio_cancel_args, aiocbp_r_) - 16usize];
+};
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of aio_error_args"][::core::mem::size_of::<aio_error_args>() - 8usize];
+    ["Alignment of aio_error_args"][::core::mem::align_of::<aio_error_args>() - 8usize];
+    [
+        "Offset of field: aio_error_args::aiocbp_l_",
+    ][::core::mem::offset_of!(aio_error_args, aiocbp_l_) - 0usize];
+    [
+        "Offset of field: aio_error_args::aiocbp",
+    ][::core::mem::offset_of!(aio_error_args, aiocbp) - 0usize];
+    [
+        "Offset of field: aio_error_args::aiocbp_r_",
+    ][::core::mem::offset_of!(aio_error_args, aiocbp_r_) - 8usize];
+};
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of aio_fsync_args"][::core::mem::size_of::<aio_fsync_args>() - 16usize];
+    ["Alignment of aio_fsync_args"][::core::mem::align_of::<aio_fsync_args>() - 8usize];
+    [
+        "Offset of field: aio_fsync_args::op_l_",
+    ][::core::mem::offset_of!(aio_fsync_args, op_l_) - 0usize];
+    [
+        "Offset of field: aio_fsync_args::op",
+    ][::core::mem::offset_of!(aio_fsync_args, op) - 0usize];
+    [
+        "Offset of field: aio_fsync_args::op_r_",
+    ][::core::mem::offset_of!(aio_fsync_args, op_r_) - 4usize];
+    [
+        "Offset of field: aio_fsync_args::aiocbp_l_",
+    ][::core::mem::offset_of!(aio_fsync_args, aiocbp_l_) - 8usize];
+    [
+        "Offset of field: aio_fsync_args::aiocbp",
+    ][::core::mem::offset_of!(aio_fsync_args, aiocbp) - 8usize];
+    [
+        "Offset of field: aio_fsync_args::aiocbp_r_",
+    ][::core::mem::offset_of!(aio_fsync_args, aiocbp_r_) - 16usize];
+};
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of aio_writev_args"][::core::mem::size_of::<aio_writev_args>() - 8usize];
+    [
+        "Alignment of aio_writev_args",
+    ][::core::mem::align_of::<aio_writev_args>() - 8usize];
+    [
+        "Offset of field: aio_writev_args::aiocbp_l_",
+    ][::core::mem::offset_of!(aio_writev_args, aiocbp_l_) - 0usize];
+    [
+        "Offset of field: aio_writev_args::aiocbp",
+    ][::core::mem::offset_of!(aio_writev_args, aiocbp) - 0usize];
+    [
+        "Offset of field: aio_writev_args::aiocbp_r_",
+    ][::core::mem::offset_of!(aio_writev_args, aiocbp_r_) - 8usize];
+};
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of aio_readv_args"][::core::mem::size_of::<aio_readv_args>() - 8usize];
+    ["Alignment of aio_readv_args"][::core::mem::align_of::<aio_readv_args>() - 8usize];
+    [
+        "Offset of field: aio_readv_args::aiocbp_l_",
+    ][::core::mem::offset_of!(aio_readv_args, aiocbp_l_) - 0usize];
+    [
+        "Offset of field: aio_readv_args::aiocbp",
+    ][::core::mem::offset_of!(aio_readv_args, aiocbp) - 0usize];
+    [
+        "Offset of field: aio_readv_args::aiocbp_r_",
+    ][::core::mem::offset_of!(aio_readv_args, aiocbp_r_) - 8usize];
+};
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
     ["Size of malloc_type_stats"][::core::mem::size_of::<malloc_type_stats>() - 64usize];
     [
         "Alignment of malloc_type_stats",
@@ -6231,6 +6479,33 @@ impl<const N: usize> __BindgenBitfieldUnit<[u8; N]> {
                 i += 1;
             }
         }
+    }
+}
+impl<T> __IncompleteArrayField<T> {
+    #[inline]
+    pub const fn new() -> Self {
+        __IncompleteArrayField(::core::marker::PhantomData, [])
+    }
+    #[inline]
+    pub fn as_ptr(&self) -> *const T {
+        self as *const _ as *const T
+    }
+    #[inline]
+    pub fn as_mut_ptr(&mut self) -> *mut T {
+        self as *mut _ as *mut T
+    }
+    #[inline]
+    pub unsafe fn as_slice(&self, len: usize) -> &[T] {
+        unsafe { ::core::slice::from_raw_parts(self.as_ptr(), len) }
+    }
+    #[inline]
+    pub unsafe fn as_mut_slice(&mut self, len: usize) -> &mut [T] {
+        unsafe { ::core::slice::from_raw_parts_mut(self.as_mut_ptr(), len) }
+    }
+}
+impl<T> ::core::fmt::Debug for __IncompleteArrayField<T> {
+    fn fmt(&self, fmt: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        fmt.write_str("__IncompleteArrayField")
     }
 }
 impl Default for callout__bindgen_ty_1__bindgen_ty_1 {
@@ -7775,6 +8050,87 @@ impl Default for domainset {
         }
     }
 }
+impl Default for aio_read_args {
+    fn default() -> Self {
+        let mut s = ::core::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::core::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+impl Default for aio_write_args {
+    fn default() -> Self {
+        let mut s = ::core::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::core::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+impl Default for aio_return_args {
+    fn default() -> Self {
+        let mut s = ::core::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::core::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+impl Default for aio_suspend_args {
+    fn default() -> Self {
+        let mut s = ::core::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::core::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+impl Default for aio_cancel_args {
+    fn default() -> Self {
+        let mut s = ::core::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::core::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+impl Default for aio_error_args {
+    fn default() -> Self {
+        let mut s = ::core::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::core::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+impl Default for aio_fsync_args {
+    fn default() -> Self {
+        let mut s = ::core::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::core::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+impl Default for aio_writev_args {
+    fn default() -> Self {
+        let mut s = ::core::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::core::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+impl Default for aio_readv_args {
+    fn default() -> Self {
+        let mut s = ::core::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::core::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
 impl Default for malloc_type_internal {
     fn default() -> Self {
         let mut s = ::core::mem::MaybeUninit::<Self>::uninit();
@@ -8079,6 +8435,39 @@ unsafe extern "C" {
         sysents: *mut sysent,
         offset: core::ffi::c_int,
         old_sysent: *const sysent,
+    ) -> core::ffi::c_int;
+    pub fn sys_aio_read(arg1: *mut thread, arg2: *mut aio_read_args) -> core::ffi::c_int;
+    pub fn sys_aio_write(
+        arg1: *mut thread,
+        arg2: *mut aio_write_args,
+    ) -> core::ffi::c_int;
+    pub fn sys_aio_return(
+        arg1: *mut thread,
+        arg2: *mut aio_return_args,
+    ) -> core::ffi::c_int;
+    pub fn sys_aio_suspend(
+        arg1: *mut thread,
+        arg2: *mut aio_suspend_args,
+    ) -> core::ffi::c_int;
+    pub fn sys_aio_cancel(
+        arg1: *mut thread,
+        arg2: *mut aio_cancel_args,
+    ) -> core::ffi::c_int;
+    pub fn sys_aio_error(
+        arg1: *mut thread,
+        arg2: *mut aio_error_args,
+    ) -> core::ffi::c_int;
+    pub fn sys_aio_fsync(
+        arg1: *mut thread,
+        arg2: *mut aio_fsync_args,
+    ) -> core::ffi::c_int;
+    pub fn sys_aio_writev(
+        arg1: *mut thread,
+        arg2: *mut aio_writev_args,
+    ) -> core::ffi::c_int;
+    pub fn sys_aio_readv(
+        arg1: *mut thread,
+        arg2: *mut aio_readv_args,
     ) -> core::ffi::c_int;
     pub fn free(addr: *mut core::ffi::c_void, type_: *mut malloc_type);
     pub fn malloc(

@@ -22,5 +22,7 @@
 #include <sys/sysctl.h>
 #include <sys/callout.h>
 #include <sys/mman.h>
+#include <sys/fcntl.h>
+#include <sys/uio.h>
 #include <sys/eventhandler.h>
 #include <sys/syscallsubr.h>

@@ -153,7 +153,9 @@ const FREEBSD_TYPES: &[&str] = &[
     "moduledata", "moduledata_t", "mod_depend", "mod_version", "modeventhand_t",
     "modeventtype", "module_t", "malloc_type", "mtx", "sx", "aiocb", "sigevent", "timespec",
     "sysctl_oid", "sysctl_oid_list", "sysctl_ctx_list", "sysctl_req", "sbintime_t", "mmap_req",
-    "lock_object", "eventhandler_tag",
+    "lock_object", "eventhandler_tag", "aio_read_args", "aio_write_args", "aio_readv_args",
+    "aio_writev_args", "aio_fsync_args", "aio_return_args", "aio_error_args", "aio_cancel_args",
+    "aio_suspend_args", "iovec",
 ];
 const FREEBSD_FUNCTIONS: &[&str] = &[
     "malloc", "free", "malloc_init", "malloc_uninit", "module_register_init",
@@ -161,7 +163,8 @@ const FREEBSD_FUNCTIONS: &[&str] = &[
     "sx_destroy", "_mtx_init", "_mtx_destroy", "__mtx_lock_flags", "__mtx_unlock_flags", "copyin",
     "copyout", "copyinstr", "fueword", "fueword32", "suword", "suword32", "casueword32", "_sleep",
     "wakeup", "wakeup_one", "kern_mmap", "kern_munmap", "eventhandler_register",
-    "eventhandler_deregister",
+    "eventhandler_deregister", "sys_aio_read", "sys_aio_write", "sys_aio_readv", "sys_aio_writev",
+    "sys_aio_fsync", "sys_aio_return", "sys_aio_error", "sys_aio_cancel", "sys_aio_suspend",
     "printf", "panic", "kern_syscall_deregister", "pause_sbt", "sysctl_add_oid",
     "sysctl_ctx_init", "sysctl_ctx_free", "sysctl_handle_int",
 ];
@@ -173,7 +176,8 @@ const FREEBSD_CONSTANTS: &[&str] = &[
     "SY_THR_[A-Z_]+", "MOD_[A-Z]+", "CTLFLAG_[A-Z_]+", "CTLTYPE_[A-Z_0-9]+", "CTLMASK_[A-Z_]+",
     "OID_AUTO", "SBT_1S", "SBT_1MS", "PRIBIO", "PCATCH", "PDROP", "C_HARDCLOCK", "C_ABSOLUTE", "C_CATCH",
     "LIO_[A-Z_0-9]+", "SIGEV_[A-Z_]+", "MAXCOMLEN", "MAP_[A-Z_0-9]+", "PROT_[A-Z]+",
-    "EVENTHANDLER_PRI_[A-Z]+", "MTX_[A-Z]+", "PWAIT", "PSOCK", "PZERO", "PVM",
+    "EVENTHANDLER_PRI_[A-Z]+", "MTX_[A-Z]+", "PWAIT", "PSOCK", "PZERO", "PVM", "AIO_[A-Z]+",
+    "O_SYNC", "O_DSYNC", "O_RDONLY", "O_WRONLY", "O_RDWR", "O_ACCMODE", "IOSIZE_MAX", "SSIZE_MAX",
 ];
 
 fn freebsd_clang_args(h: &FreeBsdHeaders) -> Result<(Vec<String>, Option<tempdir::TempDir>), Error> {
@@ -272,6 +276,7 @@ fn common_builder() -> bindgen::Builder {
         .default_enum_style(bindgen::EnumVariation::Consts)
         .prepend_enum_name(false)
         .merge_extern_blocks(true)
+        .wrap_unsafe_ops(true)
         .sort_semantically(true)
 }
 

@@ -9,10 +9,18 @@ use std::ffi::{CStr, c_char, c_int, c_void};
 use std::sync::Mutex;
 
 #[derive(Clone)]
+enum Func {
+    /// A module's handler (its address).
+    Module(usize),
+    /// One of the kernel's own, registered at boot (native AIO's rundown).
+    Kernel(fn(usize)),
+}
+
+#[derive(Clone)]
 struct Entry {
     tag: usize,
     list: String,
-    func: usize,
+    func: Func,
     arg: usize,
     priority: c_int,
 }
@@ -20,9 +28,19 @@ struct Entry {
 static ENTRIES: Mutex<(usize, Vec<Entry>)> = Mutex::new((0, Vec::new()));
 const LISTS: [&str; 3] = ["process_exit", "process_exec", "process_fork"];
 
-pub fn reset() {
+/// A new kernel's lists: with native AIO, its rundown at exit and exec, registered at
+/// boot with EVENTHANDLER_PRI_ANY as vfs_aio's aio_onceonly does; a module's handlers
+/// of the same priority run after it.
+pub fn reset(config: &crate::kernel::Config) {
     if let Ok(mut e) = ENTRIES.lock() {
         e.1.clear();
+        if config.native_aio {
+            for list in ["process_exit", "process_exec"] {
+                e.0 += 1;
+                let tag = e.0;
+                e.1.push(Entry { tag, list: list.into(), func: Func::Kernel(super::aio::rundown), arg: 0, priority: f::EVENTHANDLER_PRI_ANY as c_int });
+            }
+        }
     }
 }
 
@@ -45,8 +63,8 @@ pub unsafe extern "C" fn eventhandler_register(
     let mut e = ENTRIES.lock().unwrap_or_else(|e| e.into_inner());
     e.0 += 1;
     let tag = e.0;
-    e.1.push(Entry { tag, list: name, func: func as usize, arg: arg as usize, priority });
-    // Lower priorities run first; equal ones in registration order.
+    e.1.push(Entry { tag, list: name, func: Func::Module(func as usize), arg: arg as usize, priority });
+    // Lower priorities run first; equal ones in registration order (a stable sort).
     e.1.sort_by_key(|x| x.priority);
     tag as f::eventhandler_tag
 }
@@ -68,26 +86,38 @@ fn handlers(list: &str) -> Vec<Entry> {
 /// `process_exit(arg, p)` for every handler.
 pub fn process_exit(p: *mut f::proc_) {
     for h in handlers("process_exit") {
-        // SAFETY: a handler the module registered for this list, with its own argument.
-        let f = unsafe { std::mem::transmute::<usize, unsafe extern "C" fn(*mut c_void, *mut f::proc_)>(h.func) };
-        unsafe { f(h.arg as *mut c_void, p) };
+        match h.func {
+            Func::Kernel(k) => k(p as usize),
+            Func::Module(a) => {
+                // SAFETY: a handler the module registered for this list, with its own argument.
+                let f = unsafe { std::mem::transmute::<usize, unsafe extern "C" fn(*mut c_void, *mut f::proc_)>(a) };
+                unsafe { f(h.arg as *mut c_void, p) };
+            }
+        }
     }
 }
 
 /// `process_exec(arg, p, imgp)` for every handler (no image parameters are modelled).
 pub fn process_exec(p: *mut f::proc_) {
     for h in handlers("process_exec") {
-        // SAFETY: as above.
-        let f = unsafe { std::mem::transmute::<usize, unsafe extern "C" fn(*mut c_void, *mut f::proc_, *mut c_void)>(h.func) };
-        unsafe { f(h.arg as *mut c_void, p, std::ptr::null_mut()) };
+        match h.func {
+            Func::Kernel(k) => k(p as usize),
+            Func::Module(a) => {
+                // SAFETY: as above.
+                let f = unsafe { std::mem::transmute::<usize, unsafe extern "C" fn(*mut c_void, *mut f::proc_, *mut c_void)>(a) };
+                unsafe { f(h.arg as *mut c_void, p, std::ptr::null_mut()) };
+            }
+        }
     }
 }
 
 /// `process_fork(arg, p1, p2, flags)` for every handler.
 pub fn process_fork(parent: *mut f::proc_, child: *mut f::proc_, flags: c_int) {
     for h in handlers("process_fork") {
-        // SAFETY: as above.
-        let f = unsafe { std::mem::transmute::<usize, unsafe extern "C" fn(*mut c_void, *mut f::proc_, *mut f::proc_, c_int)>(h.func) };
-        unsafe { f(h.arg as *mut c_void, parent, child, flags) };
+        if let Func::Module(a) = h.func {
+            // SAFETY: as above.
+            let f = unsafe { std::mem::transmute::<usize, unsafe extern "C" fn(*mut c_void, *mut f::proc_, *mut f::proc_, c_int)>(a) };
+            unsafe { f(h.arg as *mut c_void, parent, child, flags) };
+        }
     }
 }

@@ -5,6 +5,7 @@
 //! on FreeBSD. Symbols belong to a provider (the kernel, linux64.ko, linux_common.ko):
 //! a module can only resolve those of providers that are loaded.
 
+pub mod aio;
 pub mod eventhandler;
 pub mod lock;
 pub mod malloc;
@@ -79,6 +80,15 @@ pub fn lookup(name: &str) -> Option<(Provider, Resolved)> {
         "suword" => f(Kernel, usermem::suword as *const () as usize),
         "suword32" => f(Kernel, usermem::suword32 as *const () as usize),
         "casueword32" => f(Kernel, usermem::casueword32 as *const () as usize),
+        "sys_aio_read" => f(Kernel, aio::sys_aio_read as *const () as usize),
+        "sys_aio_write" => f(Kernel, aio::sys_aio_write as *const () as usize),
+        "sys_aio_readv" => f(Kernel, aio::sys_aio_readv as *const () as usize),
+        "sys_aio_writev" => f(Kernel, aio::sys_aio_writev as *const () as usize),
+        "sys_aio_fsync" => f(Kernel, aio::sys_aio_fsync as *const () as usize),
+        "sys_aio_error" => f(Kernel, aio::sys_aio_error as *const () as usize),
+        "sys_aio_return" => f(Kernel, aio::sys_aio_return as *const () as usize),
+        "sys_aio_cancel" => f(Kernel, aio::sys_aio_cancel as *const () as usize),
+        "sys_aio_suspend" => f(Kernel, aio::sys_aio_suspend as *const () as usize),
         "kern_mmap" => f(Kernel, vm::kern_mmap as *const () as usize),
         "kern_munmap" => f(Kernel, vm::kern_munmap as *const () as usize),
         "eventhandler_register" => f(Kernel, eventhandler::eventhandler_register as *const () as usize),
@@ -117,7 +127,8 @@ pub fn reset(config: &Config) {
     malloc::reset();
     signal::reset();
     sleep::reset();
-    eventhandler::reset();
+    eventhandler::reset(config);
+    aio::reset();
     module::reset(config);
     sysctl::reset(config);
 }
