@@ -29,7 +29,7 @@ DEBIAN_PACKAGES := rustc-web cargo-web rust-web-src lld-$(LLVM_VERSION) llvm-$(L
 BINDGEN := target/debug/linuxaio-bindgen
 KLDLINT := target/debug/kldlint
 
-.PHONY: all setup headers host-tools bindings test unit-test testbed-test lint-test bindings-check clean FORCE
+.PHONY: all setup headers host-tools bindings test unit-test testbed-test thirdparty-test lint-test bindings-check clean FORCE
 .DEFAULT_GOAL := all
 
 all: $(foreach m,$(MAJORS),$(BUILD)/freebsd$(m)/linuxaio.ko)
@@ -82,7 +82,7 @@ bindings: host-tools
 
 # ---- tests ------------------------------------------------------------------------
 
-test: all unit-test testbed-test bindings-check lint-test
+test: all unit-test testbed-test thirdparty-test bindings-check lint-test
 	@echo "make test: all tests passed"
 
 # Host unit tests: the tools, and the module's pure logic for each major.
@@ -94,6 +94,13 @@ unit-test: setup
 testbed-test: all
 	$(CARGO) build -q -p kldhost-preload
 	$(CARGO) test -p kldhost
+
+# Unmodified Linux programs under the test bed, next to their native runs: libaio's
+# harness (Debian's source package) and Debian's fio. Their results are recorded in the
+# output; the target fails only if the test bed crashed or reported findings.
+thirdparty-test: testbed-test
+	bash tests/thirdparty/libaio-harness.sh target/debug/kldhost $(BUILD)
+	bash tests/thirdparty/fio.sh target/debug/kldhost $(BUILD)
 
 # Regenerating the bindings from the headers must give the committed files.
 bindings-check: host-tools

@@ -87,3 +87,21 @@ fn natively_linux_answers_the_same_program_itself() {
     assert!(stdout.contains("io_setup=0 errno=0"), "{stdout}");
     assert!(stdout.contains("io_destroy=0 errno=0"), "{stdout}");
 }
+
+#[test]
+fn a_crash_of_the_program_is_its_own_result_and_says_where_it_was() {
+    let src = std::env::temp_dir().join(format!("kldhost-segv-{}.c", std::process::id()));
+    let exe = src.with_extension("");
+    std::fs::write(&src, "int main(void) { volatile int *p = 0; return *p; }\n").unwrap();
+    assert!(Command::new("cc").arg("-o").arg(&exe).arg(&src).status().unwrap().success());
+    let out = Command::new(env!("CARGO_BIN_EXE_kldhost"))
+        .arg("--module")
+        .arg(root().join("build/freebsd15/linuxaio.ko"))
+        .arg("--")
+        .arg(&exe)
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("killed by signal 11 at") && stderr.contains("in the program"), "{stderr}");
+    assert_eq!(out.status.code(), Some(128 + 11));
+}

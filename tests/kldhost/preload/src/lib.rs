@@ -36,6 +36,9 @@ extern "C" fn kldhost_init() {
     }
     // SAFETY: registers a plain function to run in fork children.
     unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
+    // SAFETY: handlers for the fatal signals, which write the report before the
+    // default action kills the process.
+    unsafe { install_fatal_handlers() };
     // SAFETY: installs a SIGSYS handler (a plain function) and a seccomp filter that
     // traps only the six system calls; both are process-wide and stay for its life.
     if let Err(e) = unsafe { install() } {
@@ -52,6 +55,69 @@ extern "C" fn kldhost_fini() {
         && let Some(path) = std::env::var_os("KLDHOST_REPORT")
     {
         let _ = std::fs::write(path, report);
+    }
+}
+
+const FATAL: [libc::c_int; 5] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE, libc::SIGABRT];
+
+unsafe fn install_fatal_handlers() {
+    for sig in FATAL {
+        // SAFETY: a plain SA_SIGINFO handler, reset to the default after it runs once.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_fatal as *const () as usize;
+            sa.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
+    }
+}
+
+/// Where a faulting instruction was: in the module (the kernel range: a kernel panic
+/// on FreeBSD), in the test bed itself, or in the program.
+fn whose(rip: usize) -> &'static str {
+    if kldhost::arena::is_kernel(rip) {
+        return "in the module or the kernel range (a panic on FreeBSD)";
+    }
+    // SAFETY: dladdr only reads the loader's tables; `info` is a plain out-parameter.
+    unsafe {
+        let mut info: libc::Dl_info = std::mem::zeroed();
+        if libc::dladdr(rip as *const libc::c_void, &mut info) != 0 && !info.dli_fname.is_null() {
+            let lib = std::ffi::CStr::from_ptr(info.dli_fname).to_string_lossy();
+            if lib.contains("kldhost_preload") {
+                return "in the test bed";
+            }
+        }
+    }
+    "in the program"
+}
+
+static DYING: AtomicBool = AtomicBool::new(false);
+
+/// A fatal signal: the first thread to take one says where it happened in the report
+/// (written whole, by rename), then dies of it with the default action; any other
+/// thread that takes one meanwhile waits for that death.
+extern "C" fn on_fatal(sig: libc::c_int, _info: *mut libc::siginfo_t, ctx: *mut c_void) {
+    if DYING.swap(true, Ordering::SeqCst) {
+        loop {
+            // SAFETY: waits for the signal that ends the process.
+            unsafe { libc::pause() };
+        }
+    }
+    // SAFETY: the kernel passes the interrupted context.
+    let rip = unsafe { (*(ctx as *mut libc::ucontext_t)).uc_mcontext.gregs[libc::REG_RIP as usize] } as usize;
+    let line = format!("killed by signal {sig} at {rip:#x} {}\n", whose(rip));
+    eprint!("kldhost: {line}");
+    if let Some(path) = std::env::var_os("KLDHOST_REPORT") {
+        let tmp = std::path::PathBuf::from(&path).with_extension("partial");
+        if std::fs::write(&tmp, line).is_ok() {
+            let _ = std::fs::rename(&tmp, &path);
+        }
+    }
+    // SAFETY: the default action back, then the same signal again: the process dies of it.
+    unsafe {
+        libc::signal(sig, libc::SIG_DFL);
+        libc::raise(sig);
     }
 }
 

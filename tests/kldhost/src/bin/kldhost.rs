@@ -7,8 +7,9 @@
 //! the module (default: build/freebsd<major>/linuxaio.ko under the current directory)
 //! and routes its Linux AIO system calls to it. The module's load and unload outcome,
 //! who served the calls, and the leak and INVARIANTS/WITNESS report go to stderr.
-//! The exit status is the program's, or 70 when the report has findings (memory of a
-//! module's type left allocated, an INVARIANTS/WITNESS finding, a refused unload).
+//! The exit status is the program's (128 + N when signal N killed it), or 70 when the
+//! report has findings (memory of a module's type left allocated, an INVARIANTS/WITNESS
+//! finding, a refused load or unload, a crash in the module or in the test bed).
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -77,6 +78,14 @@ fn main() -> ExitCode {
     if text.is_empty() {
         eprintln!("kldhost: the program ended without a report (killed, or it did not load the preload library)");
         return ExitCode::from(70);
+    }
+    if let Some(l) = text.lines().find(|l| l.starts_with("killed by signal")) {
+        // The program's own crash is its result; one in the module or the test bed is a finding.
+        if !l.ends_with("in the program") {
+            return ExitCode::from(70);
+        }
+        use std::os::unix::process::ExitStatusExt;
+        return ExitCode::from(128u8.saturating_add(status.signal().unwrap_or(0) as u8));
     }
     let findings = text.lines().any(|l| {
         (l.starts_with("malloc type") && !l.contains(": 0 bytes")) || (l.starts_with("INVARIANTS/WITNESS") && !l.ends_with("no findings")) || l.contains("refused")

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# libaio's own test harness (Debian's libaio source package, the cases Debian's
+# autopkgtest runs: `make partcheck LIBAIO=-laio`), natively on Linux (the oracle) and
+# under the test bed with linuxaio.ko for each FreeBSD major. Records a table; fails
+# only if the test bed itself crashed (a finding of kldhost other than the program's
+# own result). Whether the cases pass under the test bed is the system call issue's job.
+#
+#   tests/thirdparty/libaio-harness.sh KLDHOST BUILD_DIR
+set -euo pipefail
+kldhost=$(realpath "$1")
+build=$(realpath -m "$2")
+root=$(cd "$(dirname "$0")/../.." && pwd)
+work="$build/thirdparty"
+mkdir -p "$work"
+cd "$work"
+
+if ! dpkg -s libaio-dev >/dev/null 2>&1 || ! command -v dpkg-source >/dev/null; then
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q libaio-dev dpkg-dev >/dev/null
+fi
+if [ ! -d libaio-src/harness ]; then
+	bash "$root/tests/thirdparty/apt-deb-src.sh"
+	rm -rf libaio-fetch && mkdir libaio-fetch
+	(cd libaio-fetch && apt-get source -q libaio >/dev/null)
+	mv "$(find libaio-fetch -mindepth 1 -maxdepth 1 -type d -name 'libaio-*' | head -n 1)" libaio-src
+	rm -rf libaio-fetch
+fi
+version=$(cd libaio-src && dpkg-parsechangelog -S Version 2>/dev/null || echo unknown)
+h=libaio-src/harness
+
+# Build the cases partcheck runs, against the system library (-laio), and its testdir.
+cases=$(cd "$h" && ls cases/*.t | sort -t/ -k2 -n | sed 's/\.t$//' | grep -v -E 'cases/(8|10|23)$')
+make -s -C "$h" LIBAIO=-laio CFLAGS="-Wall -g -O2" $(for c in $cases; do echo "$c.p"; done) >/dev/null
+# The files partcheck makes, afresh before every run (cases write to them).
+fresh() { make -s -C "$h" testdir/rofile testdir/rwfile testdir/wofile >/dev/null; }
+
+outcome() { # exit status of a case -> word
+	case "$1" in 0) echo PASS ;; 3) echo SKIP ;; 124) echo TIMEOUT ;; *) echo "FAIL($1)" ;; esac
+}
+
+# What counts as the test bed failing (not the case): a crash in the module or in the
+# test bed, a missing report, an INVARIANTS/WITNESS finding, memory left allocated.
+crash_pattern='killed by signal .* in the (module|test bed)|ended without a report|INVARIANTS/WITNESS: [^n]|: [1-9][0-9]* bytes in [0-9]+ allocations still allocated'
+results="$work/libaio-harness.txt"
+crashed=0
+{
+	echo "libaio harness $version (Debian source package), cases of make partcheck"
+	printf '%-6s %-10s %-22s %-22s\n' case "Linux" "FreeBSD 14 test bed" "FreeBSD 15 test bed"
+} >"$results"
+for c in $cases; do
+	n=${c#cases/}
+	set +e
+	fresh
+	(cd "$h" && timeout 300 "./$c.p" >"$work/harness-$n-linux.log" 2>&1)
+	native=$(outcome $?)
+	row=$(printf '%-6s %-10s' "$n" "$native")
+	for major in 14 15; do
+		log="$work/harness-$n-freebsd$major.log"
+		fresh
+		(cd "$h" && timeout 300 "$kldhost" --freebsd "$major" --module "$root/build/freebsd$major/linuxaio.ko" -- "./$c.p" >"$log" 2>&1)
+		status=$?
+		word=$(outcome $status)
+		if grep -q -E "$crash_pattern" "$log"; then
+			word="$word,CRASH"
+			crashed=$((crashed + 1))
+		fi
+		row="$row $(printf '%-22s' "$word")"
+	done
+	set -e
+	echo "$row" >>"$results"
+done
+cat "$results"
+if [ "$crashed" != 0 ]; then
+	echo "libaio harness: the test bed crashed or reported findings in $crashed runs (logs in $work)" >&2
+	exit 1
+fi
+echo "libaio harness: recorded; the test bed survived every case"
