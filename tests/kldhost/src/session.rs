@@ -76,6 +76,13 @@ pub fn start() -> Result<(), String> {
     Ok(())
 }
 
+/// The process is about to exec: the module's `process_exec` handlers run (and native
+/// AIO's rundown). FreeBSD runs them only once the exec can no longer fail; the test bed
+/// runs them before trying, so a failed exec is seen by them too.
+pub fn exec() {
+    eventhandler::process_exec(linuxulator::curproc());
+}
+
 /// The process exits: the module's `process_exit` handlers run. Then (not in a fork
 /// child) the module is unloaded and the report returned (also printed to stderr).
 pub fn finish() -> Option<String> {

@@ -105,3 +105,31 @@ fn a_crash_of_the_program_is_its_own_result_and_says_where_it_was() {
     assert!(stderr.contains("killed by signal 11 at") && stderr.contains("in the program"), "{stderr}");
     assert_eq!(out.status.code(), Some(128 + 11));
 }
+
+#[test]
+fn exec_and_underscore_exit_still_reach_the_report() {
+    // sh execs the program: the module's process_exec handlers run, the new image loads
+    // the module again and reports.
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_kldhost"));
+    let module = root().join("build/freebsd15/linuxaio.ko");
+    let out = Command::new(&exe)
+        .arg("--module")
+        .arg(&module)
+        .args(["--", "/bin/sh", "-c"])
+        .arg(format!("exec {}", program().display()))
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("6 served by the module"), "{stderr}");
+
+    // A program that leaves with _exit(2) runs no exit hooks; its report comes anyway.
+    let src = std::env::temp_dir().join(format!("kldhost-uexit-{}.c", std::process::id()));
+    let bin = src.with_extension("");
+    std::fs::write(&src, "#include <unistd.h>\nint main(void) { _exit(7); }\n").unwrap();
+    assert!(Command::new("cc").arg("-o").arg(&bin).arg(&src).status().unwrap().success());
+    let out = Command::new(&exe).arg("--module").arg(&module).arg("--").arg(&bin).output().unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(7), "{stderr}");
+    assert!(stderr.contains("kldunload linuxaio.ko: ok"), "{stderr}");
+}

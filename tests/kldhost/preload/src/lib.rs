@@ -7,7 +7,10 @@
 //! kernel then delivers SIGSYS in the calling thread with its registers; the handler
 //! hands the number and the six argument registers to the model's `syscallenter` and
 //! puts the result in %rax, as the Linux sysvec would. Every other system call runs
-//! natively. At exit the module is unloaded and the report is written.
+//! natively, but execve/execveat, which are trapped so that the module's
+//! `process_exec` handlers run first. At exit the module is unloaded and the report is
+//! written; after an exec the new image loads the module into a new model (the old
+//! image's contexts went with it, as FreeBSD's exec handlers tear them down).
 
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -47,14 +50,14 @@ extern "C" fn kldhost_init() {
     }
 }
 
+static FINISHED: AtomicBool = AtomicBool::new(false);
+
 extern "C" fn kldhost_fini() {
-    if !ACTIVE.load(Ordering::SeqCst) {
+    if !ACTIVE.load(Ordering::SeqCst) || FINISHED.swap(true, Ordering::SeqCst) {
         return;
     }
-    if let Some(report) = kldhost::session::finish()
-        && let Some(path) = std::env::var_os("KLDHOST_REPORT")
-    {
-        let _ = std::fs::write(path, report);
+    if let Some(report) = kldhost::session::finish() {
+        write_report(&report);
     }
 }
 
@@ -108,16 +111,23 @@ extern "C" fn on_fatal(sig: libc::c_int, _info: *mut libc::siginfo_t, ctx: *mut 
     let rip = unsafe { (*(ctx as *mut libc::ucontext_t)).uc_mcontext.gregs[libc::REG_RIP as usize] } as usize;
     let line = format!("killed by signal {sig} at {rip:#x} {}\n", whose(rip));
     eprint!("kldhost: {line}");
-    if let Some(path) = std::env::var_os("KLDHOST_REPORT") {
-        let tmp = std::path::PathBuf::from(&path).with_extension("partial");
-        if std::fs::write(&tmp, line).is_ok() {
-            let _ = std::fs::rename(&tmp, &path);
-        }
-    }
+    write_report(&line);
     // SAFETY: the default action back, then the same signal again: the process dies of it.
     unsafe {
         libc::signal(sig, libc::SIG_DFL);
         libc::raise(sig);
+    }
+}
+
+/// The report of this process: `KLDHOST_REPORT/<pid>`, written whole (by rename), as
+/// every process of the run (exec'd images, shells' children) writes its own.
+fn write_report(text: &str) {
+    if let Some(dir) = std::env::var_os("KLDHOST_REPORT") {
+        let path = std::path::PathBuf::from(dir).join(std::process::id().to_string());
+        let tmp = path.with_extension("partial");
+        if std::fs::write(&tmp, text).is_ok() {
+            let _ = std::fs::rename(&tmp, &path);
+        }
     }
 }
 
@@ -134,12 +144,72 @@ extern "C" fn on_sigsys(_sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut
         let uc = &mut *(ctx as *mut libc::ucontext_t);
         let g = &mut uc.uc_mcontext.gregs;
         let args = [libc::REG_RDI, libc::REG_RSI, libc::REG_RDX, libc::REG_R10, libc::REG_R8, libc::REG_R9].map(|r| g[r as usize] as u64);
+        if nr as u32 == SYS_EXIT_GROUP {
+            kldhost_fini();
+            libc::syscall(libc::c_long::from(nr), args[0], 0, 0, 0, 0, EXEC_PASS);
+            return;
+        }
+        if nr as u32 == SYS_EXECVE || nr as u32 == SYS_EXECVEAT {
+            // The process's image is about to go: FreeBSD runs the process_exec
+            // handlers in exec; then the real exec, marked for the filter.
+            kldhost::session::exec();
+            let r = libc::syscall(libc::c_long::from(nr), args[0], args[1], args[2], args[3], args[4], EXEC_PASS);
+            g[libc::REG_RAX as usize] = if r < 0 { -i64::from(*libc::__errno_location()) } else { r };
+            return;
+        }
         let rax = kldhost::linuxulator::syscall(nr as usize, args);
         g[libc::REG_RAX as usize] = rax;
     }
 }
 
+/// execve and execveat are trapped too, so that the module's `process_exec` handlers
+/// run before the program image is replaced, and so is exit_group. The handler then
+/// makes the real call with this value in %r9 (an argument register none of these
+/// calls uses), which the filter lets through.
+const EXEC_PASS: u64 = 0x6b6c_6468_6f73_7421;
+const SYS_EXECVE: u32 = 59;
+const SYS_EXECVEAT: u32 = 322;
+/// exit_group is trapped as well: a program that leaves with _exit(2) runs no exit
+/// hooks, but its process still exits, and the module's process_exit handlers, the
+/// unload and the report must still happen.
+const SYS_EXIT_GROUP: u32 = 231;
+
+/// A seccomp filter program with symbolic jump targets.
+enum Insn {
+    Load(u32),
+    /// If A == k, go to the first label, else to the second.
+    JumpEq(u32, &'static str, &'static str),
+    Ret(u32),
+    Label(&'static str),
+}
+
+fn assemble(prog: &[Insn]) -> Vec<libc::sock_filter> {
+    let mut at = std::collections::HashMap::new();
+    let mut n = 0usize;
+    for i in prog {
+        match i {
+            Insn::Label(l) => {
+                at.insert(*l, n);
+            }
+            _ => n += 1,
+        }
+    }
+    let mut out = vec![];
+    for i in prog {
+        let here = out.len();
+        let rel = |l: &str| (at[l] - here - 1) as u8;
+        match i {
+            Insn::Load(off) => out.push(stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, *off)),
+            Insn::JumpEq(k, t, f) => out.push(jump(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K, *k, rel(t), rel(f))),
+            Insn::Ret(v) => out.push(stmt(libc::BPF_RET | libc::BPF_K, *v)),
+            Insn::Label(_) => {}
+        }
+    }
+    out
+}
+
 unsafe fn install() -> Result<(), String> {
+    use Insn::*;
     // SAFETY (whole function): plain libc calls with valid, initialised arguments.
     unsafe {
         let mut sa: libc::sigaction = std::mem::zeroed();
@@ -149,20 +219,30 @@ unsafe fn install() -> Result<(), String> {
         if libc::sigaction(libc::SIGSYS, &sa, std::ptr::null_mut()) != 0 {
             return Err(format!("sigaction: {}", std::io::Error::last_os_error()));
         }
-        let mut prog = vec![
-            // A = seccomp_data.arch; other architectures are left alone.
-            stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 4),
-            jump(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K, AUDIT_ARCH_X86_64, 0, TRAPPED.len() as u8 + 1),
-            // A = seccomp_data.nr
-            stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0),
-        ];
+        // struct seccomp_data: nr @0, arch @4, args[i] @16 + 8 i (low word first).
+        let mut p = vec![Load(4), JumpEq(AUDIT_ARCH_X86_64, "x86_64", "allow"), Label("x86_64"), Load(0)];
         for (i, nr) in TRAPPED.iter().enumerate() {
-            // Equal: jump to the TRAP return after the ALLOW one.
-            let to_trap = (TRAPPED.len() - i) as u8;
-            prog.push(jump(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K, *nr, to_trap, 0));
+            let next: &'static str = ["n1", "n2", "n3", "n4", "n5", "n6"][i];
+            p.extend([JumpEq(*nr, "trap", next), Label(next)]);
         }
-        prog.push(stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW));
-        prog.push(stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_TRAP));
+        p.extend([
+            JumpEq(SYS_EXECVE, "exec", "n7"),
+            Label("n7"),
+            JumpEq(SYS_EXIT_GROUP, "exec", "n8"),
+            Label("n8"),
+            JumpEq(SYS_EXECVEAT, "exec", "allow"),
+            Label("exec"),
+            Load(16 + 5 * 8),
+            JumpEq(EXEC_PASS as u32, "exec_hi", "trap"),
+            Label("exec_hi"),
+            Load(16 + 5 * 8 + 4),
+            JumpEq((EXEC_PASS >> 32) as u32, "allow", "trap"),
+            Label("allow"),
+            Ret(libc::SECCOMP_RET_ALLOW),
+            Label("trap"),
+            Ret(libc::SECCOMP_RET_TRAP),
+        ]);
+        let mut prog = assemble(&p);
         let fprog = libc::sock_fprog { len: prog.len() as u16, filter: prog.as_mut_ptr() };
         if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
             return Err(format!("PR_SET_NO_NEW_PRIVS: {}", std::io::Error::last_os_error()));

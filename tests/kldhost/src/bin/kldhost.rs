@@ -54,7 +54,12 @@ fn main() -> ExitCode {
     if !preload.is_file() {
         return usage(&format!("{} is missing (cargo build -p kldhost-preload)", preload.display()));
     }
+    // One report per process of the run, named by pid.
     let report = std::env::temp_dir().join(format!("kldhost-report-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&report);
+    if let Err(e) = std::fs::create_dir_all(&report) {
+        return usage(&format!("{}: {e}", report.display()));
+    }
     let module_path = std::fs::canonicalize(&module).unwrap_or_else(|_| PathBuf::from(&module));
     let mut cmd = Command::new(program);
     cmd.args(&args[i + 2..])
@@ -69,16 +74,35 @@ fn main() -> ExitCode {
     if no_linux64 {
         cmd.env("KLDHOST_NO_LINUX64", "1");
     }
-    let status = match cmd.status() {
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => return usage(&format!("{program}: {e}")),
+    };
+    let pid = child.id();
+    let status = match child.wait() {
         Ok(s) => s,
         Err(e) => return usage(&format!("{program}: {e}")),
     };
-    let text = std::fs::read_to_string(&report).unwrap_or_default();
-    let _ = std::fs::remove_file(&report);
-    if text.is_empty() {
-        eprintln!("kldhost: the program ended without a report (killed, or it did not load the preload library)");
+    let mine = std::fs::read_to_string(report.join(pid.to_string())).unwrap_or_default();
+    let others: String = std::fs::read_dir(&report)
+        .map(|d| d.filter_map(|e| e.ok()).filter(|e| e.file_name() != *pid.to_string()).filter_map(|e| std::fs::read_to_string(e.path()).ok()).collect())
+        .unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&report);
+    if mine.is_empty() {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(sig) = status.signal() {
+            // Killed by a signal nothing can catch (or not handled): its result.
+            eprintln!("kldhost: the program was killed by signal {sig} before it could report");
+            return ExitCode::from(128u8.saturating_add(sig as u8));
+        }
+        eprintln!("kldhost: the program ended without a report (it did not load the preload library?)");
         return ExitCode::from(70);
     }
+    // A crash or a finding in another process of the run (an exec'd image, a child of a
+    // shell) counts too; the program's own crash is its result.
+    let foreign = others.lines().any(|l| l.starts_with("killed by signal") && !l.ends_with("in the program"));
+    let text = format!("{mine}{}", if foreign { "killed by signal in another process of the run, in the module or the test bed\n" } else { "" })
+        + &others.lines().filter(|l| !l.starts_with("killed by signal")).map(|l| format!("{l}\n")).collect::<String>();
     if let Some(l) = text.lines().find(|l| l.starts_with("killed by signal")) {
         // The program's own crash is its result; one in the module or the test bed is a finding.
         if !l.ends_with("in the program") {
