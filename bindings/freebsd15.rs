@@ -52,6 +52,7 @@ pub type uid_t = __uid_t;
 pub type vm_offset_t = __vm_offset_t;
 pub type vm_size_t = __vm_size_t;
 pub type syscallarg_t = __register_t;
+pub type bool_ = bool;
 pub type __sigset_t = __sigset;
 pub type sigset_t = __sigset_t;
 pub type callout_func_t = ::core::option::Option<
@@ -114,6 +115,7 @@ pub type aio_cancel_fn_t = ::core::option::Option<
 pub type aio_handle_fn_t = ::core::option::Option<
     unsafe extern "C" fn(arg1: *mut kaiocb),
 >;
+pub type vm_prot_t = u_char;
 pub type mmap_check_fp_fn = ::core::option::Option<
     unsafe extern "C" fn(
         arg1: *mut file,
@@ -1351,11 +1353,6 @@ pub struct coredump_writer {
 }
 #[repr(C)]
 #[derive(Debug)]
-pub struct image_params {
-    _unused: [u8; 0],
-}
-#[repr(C)]
-#[derive(Debug)]
 pub struct vnode {
     _unused: [u8; 0],
 }
@@ -1637,6 +1634,11 @@ pub struct uio {
     pub uio_td: *mut thread,
 }
 #[repr(C)]
+#[derive(Debug)]
+pub struct vm_object {
+    _unused: [u8; 0],
+}
+#[repr(C)]
 #[derive(Copy, Clone)]
 pub struct __aiocb_private {
     pub status: core::ffi::c_long,
@@ -1842,6 +1844,60 @@ pub struct mmap_req {
     pub mr_check_fp_fn: mmap_check_fp_fn,
 }
 #[repr(C)]
+#[derive(Copy, Clone)]
+pub struct image_args {
+    pub buf: *mut core::ffi::c_char,
+    pub bufkva: *mut core::ffi::c_void,
+    pub begin_argv: *mut core::ffi::c_char,
+    pub begin_envv: *mut core::ffi::c_char,
+    pub endp: *mut core::ffi::c_char,
+    pub fname: *mut core::ffi::c_char,
+    pub fname_buf: *mut core::ffi::c_char,
+    pub stringspace: core::ffi::c_int,
+    pub argc: core::ffi::c_int,
+    pub envc: core::ffi::c_int,
+    pub fd: core::ffi::c_int,
+}
+#[repr(C)]
+#[derive(Copy, Clone)]
+pub struct image_params {
+    pub proc_: *mut proc_,
+    pub execlabel: *mut label,
+    pub vp: *mut vnode,
+    pub object: *mut vm_object,
+    pub attr: *mut vattr,
+    pub image_header: *const core::ffi::c_char,
+    pub entry_addr: core::ffi::c_ulong,
+    pub reloc_base: core::ffi::c_ulong,
+    pub et_dyn_addr: core::ffi::c_ulong,
+    pub interpreter_name: *mut core::ffi::c_char,
+    pub auxargs: *mut core::ffi::c_void,
+    pub firstpage: *mut sf_buf,
+    pub ps_strings: *mut core::ffi::c_void,
+    pub args: *mut image_args,
+    pub sysent: *mut sysentvec,
+    pub argv: *mut core::ffi::c_void,
+    pub envv: *mut core::ffi::c_void,
+    pub execpath: *mut core::ffi::c_char,
+    pub execpathp: *mut core::ffi::c_void,
+    pub freepath: *mut core::ffi::c_char,
+    pub canary: *mut core::ffi::c_void,
+    pub canarylen: core::ffi::c_int,
+    pub pagesizes: *mut core::ffi::c_void,
+    pub pagesizeslen: core::ffi::c_int,
+    pub stack_prot: vm_prot_t,
+    pub stack_sz: u_long,
+    pub newcred: *mut ucred,
+    pub interpreted: core::ffi::c_uchar,
+    pub credential_setid: bool_,
+    pub vmspace_destroyed: bool_,
+    pub opened: bool_,
+    pub textset: bool_,
+    pub map_flags: u_int,
+    pub imgp_flags: u32,
+    pub interpreter_vp: *mut vnode,
+}
+#[repr(C)]
 #[derive(Default, Copy, Clone)]
 pub struct witness {
     pub _address: u8,
@@ -1914,6 +1970,16 @@ pub struct ktr_request {
 #[repr(C)]
 #[derive(Default, Copy, Clone)]
 pub struct regset {
+    pub _address: u8,
+}
+#[repr(C)]
+#[derive(Default, Copy, Clone)]
+pub struct vattr {
+    pub _address: u8,
+}
+#[repr(C)]
+#[derive(Default, Copy, Clone)]
+pub struct sf_buf {
     pub _address: u8,
 }
 pub const MAXCOMLEN: u32 = 19;
@@ -2027,6 +2093,7 @@ pub const PRIBIO: u32 = 43;
 pub const PZERO: u32 = 45;
 pub const PSOCK: u32 = 46;
 pub const PWAIT: u32 = 47;
+pub const PAGE_SIZE: u32 = 4096;
 pub const PCATCH: u32 = 256;
 pub const PDROP: u32 = 512;
 pub const C_HARDCLOCK: u32 = 256;
@@ -2062,6 +2129,13 @@ pub const MTX_RECURSED: u32 = 1;
 pub const MTX_CONTESTED: u32 = 2;
 pub const MTX_DESTROYED: u32 = 4;
 pub const MTX_FLAGMASK: u32 = 7;
+pub const SX_DUPOK: u32 = 1;
+pub const SX_NOPROFILE: u32 = 2;
+pub const SX_NOWITNESS: u32 = 4;
+pub const SX_QUIET: u32 = 8;
+pub const SX_RECURSE: u32 = 32;
+pub const SX_NEW: u32 = 64;
+pub const SX_INTERRUPTIBLE: u32 = 64;
 pub const SIGEV_NONE: u32 = 0;
 pub const SIGEV_SIGNAL: u32 = 1;
 pub const SIGEV_THREAD: u32 = 2;
@@ -5905,6 +5979,154 @@ const _: () = {
         "Offset of field: mmap_req::mr_check_fp_fn",
     ][::core::mem::offset_of!(mmap_req, mr_check_fp_fn) - 40usize];
 };
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of image_args"][::core::mem::size_of::<image_args>() - 72usize];
+    ["Alignment of image_args"][::core::mem::align_of::<image_args>() - 8usize];
+    [
+        "Offset of field: image_args::buf",
+    ][::core::mem::offset_of!(image_args, buf) - 0usize];
+    [
+        "Offset of field: image_args::bufkva",
+    ][::core::mem::offset_of!(image_args, bufkva) - 8usize];
+    [
+        "Offset of field: image_args::begin_argv",
+    ][::core::mem::offset_of!(image_args, begin_argv) - 16usize];
+    [
+        "Offset of field: image_args::begin_envv",
+    ][::core::mem::offset_of!(image_args, begin_envv) - 24usize];
+    [
+        "Offset of field: image_args::endp",
+    ][::core::mem::offset_of!(image_args, endp) - 32usize];
+    [
+        "Offset of field: image_args::fname",
+    ][::core::mem::offset_of!(image_args, fname) - 40usize];
+    [
+        "Offset of field: image_args::fname_buf",
+    ][::core::mem::offset_of!(image_args, fname_buf) - 48usize];
+    [
+        "Offset of field: image_args::stringspace",
+    ][::core::mem::offset_of!(image_args, stringspace) - 56usize];
+    [
+        "Offset of field: image_args::argc",
+    ][::core::mem::offset_of!(image_args, argc) - 60usize];
+    [
+        "Offset of field: image_args::envc",
+    ][::core::mem::offset_of!(image_args, envc) - 64usize];
+    [
+        "Offset of field: image_args::fd",
+    ][::core::mem::offset_of!(image_args, fd) - 68usize];
+};
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of image_params"][::core::mem::size_of::<image_params>() - 232usize];
+    ["Alignment of image_params"][::core::mem::align_of::<image_params>() - 8usize];
+    [
+        "Offset of field: image_params::proc_",
+    ][::core::mem::offset_of!(image_params, proc_) - 0usize];
+    [
+        "Offset of field: image_params::execlabel",
+    ][::core::mem::offset_of!(image_params, execlabel) - 8usize];
+    [
+        "Offset of field: image_params::vp",
+    ][::core::mem::offset_of!(image_params, vp) - 16usize];
+    [
+        "Offset of field: image_params::object",
+    ][::core::mem::offset_of!(image_params, object) - 24usize];
+    [
+        "Offset of field: image_params::attr",
+    ][::core::mem::offset_of!(image_params, attr) - 32usize];
+    [
+        "Offset of field: image_params::image_header",
+    ][::core::mem::offset_of!(image_params, image_header) - 40usize];
+    [
+        "Offset of field: image_params::entry_addr",
+    ][::core::mem::offset_of!(image_params, entry_addr) - 48usize];
+    [
+        "Offset of field: image_params::reloc_base",
+    ][::core::mem::offset_of!(image_params, reloc_base) - 56usize];
+    [
+        "Offset of field: image_params::et_dyn_addr",
+    ][::core::mem::offset_of!(image_params, et_dyn_addr) - 64usize];
+    [
+        "Offset of field: image_params::interpreter_name",
+    ][::core::mem::offset_of!(image_params, interpreter_name) - 72usize];
+    [
+        "Offset of field: image_params::auxargs",
+    ][::core::mem::offset_of!(image_params, auxargs) - 80usize];
+    [
+        "Offset of field: image_params::firstpage",
+    ][::core::mem::offset_of!(image_params, firstpage) - 88usize];
+    [
+        "Offset of field: image_params::ps_strings",
+    ][::core::mem::offset_of!(image_params, ps_strings) - 96usize];
+    [
+        "Offset of field: image_params::args",
+    ][::core::mem::offset_of!(image_params, args) - 104usize];
+    [
+        "Offset of field: image_params::sysent",
+    ][::core::mem::offset_of!(image_params, sysent) - 112usize];
+    [
+        "Offset of field: image_params::argv",
+    ][::core::mem::offset_of!(image_params, argv) - 120usize];
+    [
+        "Offset of field: image_params::envv",
+    ][::core::mem::offset_of!(image_params, envv) - 128usize];
+    [
+        "Offset of field: image_params::execpath",
+    ][::core::mem::offset_of!(image_params, execpath) - 136usize];
+    [
+        "Offset of field: image_params::execpathp",
+    ][::core::mem::offset_of!(image_params, execpathp) - 144usize];
+    [
+        "Offset of field: image_params::freepath",
+    ][::core::mem::offset_of!(image_params, freepath) - 152usize];
+    [
+        "Offset of field: image_params::canary",
+    ][::core::mem::offset_of!(image_params, canary) - 160usize];
+    [
+        "Offset of field: image_params::canarylen",
+    ][::core::mem::offset_of!(image_params, canarylen) - 168usize];
+    [
+        "Offset of field: image_params::pagesizes",
+    ][::core::mem::offset_of!(image_params, pagesizes) - 176usize];
+    [
+        "Offset of field: image_params::pagesizeslen",
+    ][::core::mem::offset_of!(image_params, pagesizeslen) - 184usize];
+    [
+        "Offset of field: image_params::stack_prot",
+    ][::core::mem::offset_of!(image_params, stack_prot) - 188usize];
+    [
+        "Offset of field: image_params::stack_sz",
+    ][::core::mem::offset_of!(image_params, stack_sz) - 192usize];
+    [
+        "Offset of field: image_params::newcred",
+    ][::core::mem::offset_of!(image_params, newcred) - 200usize];
+    [
+        "Offset of field: image_params::interpreted",
+    ][::core::mem::offset_of!(image_params, interpreted) - 208usize];
+    [
+        "Offset of field: image_params::credential_setid",
+    ][::core::mem::offset_of!(image_params, credential_setid) - 209usize];
+    [
+        "Offset of field: image_params::vmspace_destroyed",
+    ][::core::mem::offset_of!(image_params, vmspace_destroyed) - 210usize];
+    [
+        "Offset of field: image_params::opened",
+    ][::core::mem::offset_of!(image_params, opened) - 211usize];
+    [
+        "Offset of field: image_params::textset",
+    ][::core::mem::offset_of!(image_params, textset) - 212usize];
+    [
+        "Offset of field: image_params::map_flags",
+    ][::core::mem::offset_of!(image_params, map_flags) - 216usize];
+    [
+        "Offset of field: image_params::imgp_flags",
+    ][::core::mem::offset_of!(image_params, imgp_flags) - 220usize];
+    [
+        "Offset of field: image_params::interpreter_vp",
+    ][::core::mem::offset_of!(image_params, interpreter_vp) - 224usize];
+};
 #[repr(C)]
 #[derive(Copy, Clone)]
 pub union callout__bindgen_ty_1 {
@@ -8329,6 +8551,24 @@ impl Default for eventhandler_list {
         }
     }
 }
+impl Default for image_args {
+    fn default() -> Self {
+        let mut s = ::core::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::core::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+impl Default for image_params {
+    fn default() -> Self {
+        let mut s = ::core::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::core::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
 unsafe extern "C" {
     pub fn panic(arg1: *const core::ffi::c_char, ...) -> !;
     pub fn printf(arg1: *const core::ffi::c_char, ...) -> core::ffi::c_int;
@@ -8515,4 +8755,5 @@ unsafe extern "C" {
     pub fn eventhandler_deregister(list: *mut eventhandler_list, tag: eventhandler_tag);
     pub fn kern_mmap(td: *mut thread, mrp: *const mmap_req) -> core::ffi::c_int;
     pub fn kern_munmap(td: *mut thread, addr: usize, size: usize) -> core::ffi::c_int;
+    pub static mut mp_ncpus: core::ffi::c_int;
 }

@@ -8,6 +8,7 @@
 //! - [`linux_sysent`]: installing the six entries into the Linuxulator's system call
 //!   table and restoring the stock ones.
 //! - [`syscalls`]: the six entries themselves (one file each), behind [`gate`].
+//! - [`context`]: Linux AIO contexts (what io_setup makes), their rings and registry.
 //! - [`kernel`]: thin, documented wrappers over the FreeBSD kernel interfaces used.
 //! - [`bindings`]: the generated FreeBSD and Linux declarations, with their layouts pinned.
 //!
@@ -27,6 +28,7 @@ compile_error!("select the FreeBSD major: --features freebsd14 or --features fre
 compile_error!("select only one FreeBSD major");
 
 pub mod bindings;
+pub mod context;
 pub mod gate;
 pub mod kernel;
 pub mod linux_sysent;

@@ -13,11 +13,13 @@
 
 use crate::bindings::freebsd as f;
 use crate::gate;
+use crate::context;
+use crate::kernel::eventhandler::{self, Tag};
 use crate::kernel::module::ModuleData;
 use crate::kernel::serialized::KldSerialized;
 use crate::kernel::sysctl::{Node, SysctlCtx};
 use crate::kernel::{Errno, errno};
-use crate::{declare_module, kprintf, linux_sysent, malloc_define, module_depend, module_version, syscalls};
+use crate::{declare_module, kprintf, linux_sysent, malloc_define, module_depend, module_version};
 use core::ffi::{c_int, c_void};
 use core::sync::atomic::{AtomicU8, Ordering};
 
@@ -41,13 +43,16 @@ unsafe extern "C" {
 static SYSCTLS: SysctlCtx = SysctlCtx::new();
 
 /// What a load has done so far, so that unload undoes exactly that.
-#[derive(Clone, Copy, Default)]
+#[derive(Default)]
 struct Loaded {
+    registry: bool,
     sysctls: bool,
+    /// The process_exit and process_exec registrations.
+    handlers: Option<(Tag, Tag)>,
     entries: bool,
 }
 
-static LOADED: KldSerialized<Loaded> = KldSerialized::new(Loaded { sysctls: false, entries: false });
+static LOADED: KldSerialized<Loaded> = KldSerialized::new(Loaded { registry: false, sysctls: false, handlers: None, entries: false });
 
 /// Where the module is in its life. The kernel delivers module events under Giant, but
 /// Giant is let go whenever a handler sleeps (and load and unload both sleep), so the
@@ -91,11 +96,21 @@ fn load() -> Result<(), Errno> {
     if !gate::native_aio() {
         kprintf!("linuxaio: this kernel has no native AIO (module \"aio\"): Linux AIO calls will fail with ENOSYS\n");
     }
-    let result = linux_sysent::check_stock().and_then(|()| add_sysctls()).map(|()| {
+    let result = linux_sysent::check_stock().and_then(|()| {
+        context::init();
+        // SAFETY (LOADED.with, here and below): this thread holds the Loading phase,
+        // which makes it the only user of LOADED.
+        unsafe { LOADED.with(|l| l.registry = true) };
+        add_sysctls()?;
+        let exit = eventhandler::register(c"process_exit", on_process_exit as *mut c_void, f::EVENTHANDLER_PRI_FIRST as c_int);
+        let exec = eventhandler::register(c"process_exec", on_process_exec as *mut c_void, f::EVENTHANDLER_PRI_FIRST as c_int);
+        // SAFETY: as above.
+        unsafe { LOADED.with(|l| l.handlers = Some((exit, exec))) };
         // SAFETY: this thread holds the Loading phase; no lock is held.
         unsafe { linux_sysent::install() };
-        // SAFETY: as above, the phase makes this thread the only user of LOADED.
+        // SAFETY: as above.
         unsafe { LOADED.with(|l| l.entries = true) };
+        Ok(())
     });
     match result {
         Ok(()) => set_phase(Phase::Loaded),
@@ -115,7 +130,7 @@ fn quiesce() -> Result<(), Errno> {
     if phase != Phase::Loaded as u8 && phase != Phase::Unloaded as u8 {
         return Err(Errno::EBUSY);
     }
-    if syscalls::live_contexts() != 0 { Err(Errno::EBUSY) } else { Ok(()) }
+    if context::count() != 0 { Err(Errno::EBUSY) } else { Ok(()) }
 }
 
 fn unload() -> Result<(), Errno> {
@@ -130,7 +145,7 @@ fn unload() -> Result<(), Errno> {
 }
 
 fn quiesce_contexts() -> Result<(), Errno> {
-    if syscalls::live_contexts() != 0 { Err(Errno::EBUSY) } else { Ok(()) }
+    if context::count() != 0 { Err(Errno::EBUSY) } else { Ok(()) }
 }
 
 /// Undoes whatever `load` did, in reverse order. The caller holds the Loading or
@@ -138,19 +153,39 @@ fn quiesce_contexts() -> Result<(), Errno> {
 fn undo() -> Result<(), Errno> {
     // SAFETY (LOADED.with, here and below): the caller's phase makes this thread the
     // only user of LOADED.
-    let loaded = unsafe { LOADED.with(|l| *l) };
-    if loaded.entries {
+    if unsafe { LOADED.with(|l| l.entries) } {
         // SAFETY: the phase is held; no lock is held.
         unsafe { linux_sysent::restore() }?;
         // SAFETY: see above.
         unsafe { LOADED.with(|l| l.entries = false) };
     }
-    if loaded.sysctls {
+    // SAFETY: see above.
+    if let Some((exit, exec)) = unsafe { LOADED.with(|l| l.handlers.take()) } {
+        eventhandler::deregister(c"process_exit", exit);
+        eventhandler::deregister(c"process_exec", exec);
+    }
+    // SAFETY: see above.
+    if unsafe { LOADED.with(|l| l.sysctls) } {
         SYSCTLS.free()?;
         // SAFETY: see above.
         unsafe { LOADED.with(|l| l.sysctls = false) };
     }
+    // SAFETY: see above.
+    if unsafe { LOADED.with(|l| core::mem::take(&mut l.registry)) } {
+        // No context exists (quiesce) and no call is inside (restore drained them).
+        context::fini();
+    }
     Ok(())
+}
+
+/// `process_exit`: the process's contexts go with it.
+unsafe extern "C" fn on_process_exit(_arg: *mut c_void, p: *mut f::proc_) {
+    context::teardown_process(p);
+}
+
+/// `process_exec`: the old image's contexts do not survive the exec.
+unsafe extern "C" fn on_process_exec(_arg: *mut c_void, p: *mut f::proc_, _imgp: *mut f::image_params) {
+    context::teardown_process(p);
 }
 
 fn add_sysctls() -> Result<(), Errno> {
@@ -167,7 +202,15 @@ fn add_sysctls() -> Result<(), Errno> {
         f::CTLFLAG_RWTUN,
         &gate::ENABLE,
         c"Serve the Linux AIO system calls (0: answer ENOSYS as stock FreeBSD)",
-    )
+    )?;
+    SYSCTLS.add_int(
+        aio,
+        c"max_nr",
+        f::CTLFLAG_RWTUN,
+        &context::MAX_NR,
+        c"Most Linux AIO requests all contexts may ask for (Linux's fs.aio-max-nr)",
+    )?;
+    SYSCTLS.add_int(aio, c"nr", f::CTLFLAG_RD, &context::NR, c"Linux AIO requests the contexts asked for (Linux's fs.aio-nr)")
 }
 
 /// Whether the kernel has the `aio` module (vfs_aio), as `modfind("aio")` would say.

@@ -7,13 +7,19 @@
 //! meaning in [`module`], [`sysinit`] and [`malloc`].
 
 pub mod errno;
+pub mod eventhandler;
+pub mod kbox;
 pub mod linker_set;
 pub mod malloc;
 pub mod module;
 pub mod print;
 pub mod serialized;
 pub mod sleep;
+pub mod sx;
 pub mod sysctl;
 pub mod sysinit;
+pub mod thread;
+pub mod user;
+pub mod vm;
 
 pub use errno::Errno;

@@ -11,6 +11,6 @@ use core::ffi::{c_int, c_void};
 pub const NARG: u8 = 3;
 
 /// The system call entry installed in `linux_sysent`.
-pub extern "C" fn entry(_td: *mut f::thread, _args: *mut c_void) -> c_int {
-    super::serve(|| Err(Errno::ENOSYS))
+pub extern "C" fn entry(td: *mut f::thread, args: *mut c_void) -> c_int {
+    super::serve(td, args, |_, _| Err(Errno::ENOSYS))
 }

@@ -5,8 +5,8 @@
 //! in `td_retval[0]`, and returns 0 or a positive FreeBSD errno, which the Linux sysvec
 //! turns into the negative Linux errno the program sees.
 //!
-//! Status: the entries are installed and gated, but their semantics are the subject of
-//! issue 4; until then each answers ENOSYS (see the README's status table).
+//! Status: io_setup and io_destroy are implemented; the other four answer ENOSYS until
+//! they are (see the README's status table).
 
 pub mod io_cancel;
 pub mod io_destroy;
@@ -17,6 +17,7 @@ pub mod io_submit;
 
 use crate::bindings::freebsd as f;
 use crate::gate;
+use crate::kernel::thread::Thread;
 use crate::kernel::{Errno, errno};
 use core::ffi::{c_int, c_void};
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -29,22 +30,30 @@ pub type SyCall = unsafe extern "C" fn(*mut f::thread, *mut c_void) -> c_int;
 /// read the slot while it was being installed. Unload waits for both to drain.
 static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 
-/// Linux AIO contexts alive in all processes. While any exists the module refuses to
-/// be unloaded (`MOD_QUIESCE` and `MOD_UNLOAD` answer EBUSY).
-static CONTEXTS: AtomicUsize = AtomicUsize::new(0);
-
 pub fn in_flight() -> usize {
     IN_FLIGHT.load(Ordering::Acquire)
 }
 
-pub fn live_contexts() -> usize {
-    CONTEXTS.load(Ordering::Acquire)
+/// The argument registers the Linux sysvec copied (`register_t args[8]`).
+#[derive(Clone, Copy)]
+pub struct Args([u64; 6]);
+
+impl Args {
+    pub fn get(&self, i: usize) -> u64 {
+        self.0.get(i).copied().unwrap_or(0)
+    }
 }
 
-/// Runs one call's `body` behind the gate, counted as in flight.
-fn serve(body: impl FnOnce() -> Result<(), Errno>) -> c_int {
+/// Runs one call's `body` behind the gate, counted as in flight. `td` and `args` are
+/// what the kernel passed to the entry.
+fn serve(td: *mut f::thread, args: *mut c_void, body: impl FnOnce(Thread, Args) -> Result<(), Errno>) -> c_int {
     IN_FLIGHT.fetch_add(1, Ordering::AcqRel);
-    let result = gate::check().and_then(|()| body());
+    let result = gate::check().and_then(|()| {
+        // SAFETY: syscallenter passes the calling thread and its `td_sa.args`, an
+        // array of eight register_t, both valid for the call.
+        let (td, args) = unsafe { (Thread::from_raw(td), Args(*args.cast::<[u64; 6]>())) };
+        body(td, args)
+    });
     IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
     errno::to_return(result)
 }

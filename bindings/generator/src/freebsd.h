@@ -26,3 +26,5 @@
 #include <sys/uio.h>
 #include <sys/eventhandler.h>
 #include <sys/syscallsubr.h>
+#include <sys/smp.h>
+#include <sys/imgact.h>

@@ -153,7 +153,7 @@ const FREEBSD_TYPES: &[&str] = &[
     "moduledata", "moduledata_t", "mod_depend", "mod_version", "modeventhand_t",
     "modeventtype", "module_t", "malloc_type", "mtx", "sx", "aiocb", "sigevent", "timespec",
     "sysctl_oid", "sysctl_oid_list", "sysctl_ctx_list", "sysctl_req", "sbintime_t", "mmap_req",
-    "lock_object", "eventhandler_tag", "aio_read_args", "aio_write_args", "aio_readv_args",
+    "lock_object", "eventhandler_tag", "image_params", "aio_read_args", "aio_write_args", "aio_readv_args",
     "aio_writev_args", "aio_fsync_args", "aio_return_args", "aio_error_args", "aio_cancel_args",
     "aio_suspend_args", "iovec",
 ];
@@ -168,7 +168,7 @@ const FREEBSD_FUNCTIONS: &[&str] = &[
     "printf", "panic", "kern_syscall_deregister", "pause_sbt", "sysctl_add_oid",
     "sysctl_ctx_init", "sysctl_ctx_free", "sysctl_handle_int",
 ];
-const FREEBSD_VARS: &[&str] = &["modules_sx"];
+const FREEBSD_VARS: &[&str] = &["modules_sx", "mp_ncpus"];
 /// Constants by prefix (`E` is every errno; `M_` the malloc flags and M_VERSION).
 const FREEBSD_CONSTANTS: &[&str] = &[
     "E[A-Z0-9]+", "ERESTART", "EJUSTRETURN", "M_NOWAIT", "M_WAITOK",
@@ -178,6 +178,7 @@ const FREEBSD_CONSTANTS: &[&str] = &[
     "LIO_[A-Z_0-9]+", "SIGEV_[A-Z_]+", "MAXCOMLEN", "MAP_[A-Z_0-9]+", "PROT_[A-Z]+",
     "EVENTHANDLER_PRI_[A-Z]+", "MTX_[A-Z]+", "PWAIT", "PSOCK", "PZERO", "PVM", "AIO_[A-Z]+",
     "O_SYNC", "O_DSYNC", "O_RDONLY", "O_WRONLY", "O_RDWR", "O_ACCMODE", "IOSIZE_MAX", "SSIZE_MAX",
+    "PAGE_SIZE", "SX_[A-Z]+",
 ];
 
 fn freebsd_clang_args(h: &FreeBsdHeaders) -> Result<(Vec<String>, Option<tempdir::TempDir>), Error> {

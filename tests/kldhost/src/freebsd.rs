@@ -24,6 +24,8 @@ pub struct Major {
     pub thread_size: usize,
     pub td_retval: usize,
     pub td_proc: usize,
+    /// `td_sa.args`: where syscallenter leaves the argument registers.
+    pub td_sa_args: usize,
     pub proc_size: usize,
     pub p_pid: usize,
 }
@@ -39,6 +41,7 @@ impl Major {
                 thread_size: size_of::<fbsd14::thread>(),
                 td_retval: offset_of!(fbsd14::thread, td_uretoff),
                 td_proc: offset_of!(fbsd14::thread, td_proc),
+                td_sa_args: offset_of!(fbsd14::thread, td_sa) + offset_of!(fbsd14::syscall_args, args),
                 proc_size: size_of::<fbsd14::proc_>(),
                 p_pid: offset_of!(fbsd14::proc_, p_pid),
             }),
@@ -49,6 +52,7 @@ impl Major {
                 thread_size: size_of::<fbsd15::thread>(),
                 td_retval: offset_of!(fbsd15::thread, td_uretoff),
                 td_proc: offset_of!(fbsd15::thread, td_proc),
+                td_sa_args: offset_of!(fbsd15::thread, td_sa) + offset_of!(fbsd15::syscall_args, args),
                 proc_size: size_of::<fbsd15::proc_>(),
                 p_pid: offset_of!(fbsd15::proc_, p_pid),
             }),

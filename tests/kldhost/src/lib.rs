@@ -12,6 +12,8 @@
 //!   counting protocol, and the FreeBSD → Linux errno translation.
 //! - [`kernel`]: one simulated kernel's configuration (FreeBSD major, which modules
 //!   exist) and its console.
+//! - [`kstack`]: kernel stacks: module code called by the model runs on a bounded
+//!   stack in the kernel range, as on FreeBSD.
 
 #![feature(c_variadic)]
 
@@ -19,6 +21,7 @@ pub mod arena;
 pub mod freebsd;
 pub mod kernel;
 pub mod kpi;
+pub mod kstack;
 pub mod linuxulator;
 pub mod loader;
 pub mod session;

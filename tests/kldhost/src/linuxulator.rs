@@ -269,9 +269,11 @@ fn syscall_once(number: usize, args: [u64; 6]) -> Option<i64> {
         0
     };
     SERVED[who].fetch_add(1, Ordering::Relaxed);
-    let mut regs = [0i64; 8];
-    for (r, a) in regs.iter_mut().zip(args) {
-        *r = a as i64;
+    // syscallenter copies the argument registers into td->td_sa.args (kernel memory).
+    let regs = (td as usize + config().major.td_sa_args) as *mut i64;
+    for (i, a) in args.iter().enumerate() {
+        // SAFETY: td_sa.args has eight slots inside this thread's struct thread.
+        unsafe { regs.add(i).write(*a as i64) };
     }
     // SAFETY: td is this thread's struct thread; td_retval[0..2].
     unsafe {
@@ -279,8 +281,8 @@ fn syscall_once(number: usize, args: [u64; 6]) -> Option<i64> {
         *retval(td).add(1) = 0;
     }
     // SAFETY: the entry is called as syscallenter calls it: the thread and the
-    // argument array (register_t[8]).
-    let error = unsafe { callp(td, regs.as_mut_ptr().cast()) };
+    // argument array (register_t[8]), on the thread's kernel stack.
+    let error = unsafe { crate::kstack::call(callp, td, regs.cast()) };
     if counted {
         thrcnt(number).fetch_sub(f::SY_THR_INCR, Ordering::AcqRel);
     }

@@ -58,6 +58,7 @@ pub fn lookup(name: &str) -> Option<(Provider, Resolved)> {
         "module_register_init" => f(Kernel, module::module_register_init as *const () as usize),
         "module_lookupbyname" => f(Kernel, module::module_lookupbyname as *const () as usize),
         "modules_sx" => Some((Kernel, Data(module::modules_sx()))),
+        "mp_ncpus" => Some((Kernel, Data(mp_ncpus()))),
         "_sx_slock" => f(Kernel, lock::_sx_slock as *const () as usize),
         "_sx_sunlock" => f(Kernel, lock::_sx_sunlock as *const () as usize),
         "_sx_xlock" => f(Kernel, lock::_sx_xlock as *const () as usize),
@@ -111,6 +112,24 @@ pub fn lookup(name: &str) -> Option<(Provider, Resolved)> {
         "sysctl___compat_linux" => Some((LinuxCommon, Data(sysctl::static_node("compat.linux")?))),
         _ => None,
     }
+}
+
+static MP_NCPUS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// `int mp_ncpus` (sys/kern/subr_smp.c): the number of CPUs, here the host's.
+pub fn mp_ncpus() -> usize {
+    let a = MP_NCPUS.load(std::sync::atomic::Ordering::Acquire);
+    if a != 0 {
+        return a;
+    }
+    let p = crate::arena::arena().alloc(4, 4).map_or(0, |p| p.as_ptr() as usize);
+    let n = std::thread::available_parallelism().map_or(1, |n| n.get()) as i32;
+    if p != 0 {
+        // SAFETY: the int just allocated in the kernel range.
+        unsafe { *(p as *mut i32) = n };
+    }
+    MP_NCPUS.store(p, std::sync::atomic::Ordering::Release);
+    p
 }
 
 /// Whether a provider is present in the running kernel.

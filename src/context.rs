@@ -1,0 +1,287 @@
+//! Linux AIO contexts: what `io_setup` creates and `io_destroy` removes.
+//!
+//! A context belongs to a process (FreeBSD has no separate address-space object a
+//! module can key on; a process is what Linux's mm is for the programs that matter:
+//! threads share it, a fork child does not). Its id is the user address of its ring, a
+//! real shared mapping in the process whose header a libaio-style reader accepts.
+//!
+//! The ring. Until the module writes completion events into the ring as requests
+//! finish, the header carries every field Linux's does except the magic: libaio and
+//! fio's user-space reaping only trust a ring whose magic is AIO_RING_MAGIC, and fall
+//! back to the system call otherwise, which is correct (DESIGN.md, "The ring": never a
+//! ring that claims to be valid but lags).
+//!
+//! The registry is a list under an sx lock (lookups may sleep in copyin while it is
+//! held). A lookup holds a reference; `io_destroy` and process teardown unlink the
+//! context first, then wait for the references to go before freeing it.
+//! System-wide, the sum of the requested sizes of all contexts is bounded by
+//! `compat.linux.aio.max_nr` (Linux's `aio-max-nr`), which bounds the number of
+//! contexts, and so the module's memory, too.
+
+use crate::bindings::freebsd as f;
+use crate::bindings::linux;
+use crate::kernel::kbox::{KBox, Zeroable};
+use crate::kernel::sleep::pause_ms;
+use crate::kernel::sx::Sx;
+use crate::kernel::user::UserPtr;
+use crate::kernel::{Errno, thread::Thread, vm};
+use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
+
+/// `compat.linux.aio.max_nr` (Linux's `fs.aio-max-nr`, default 65536).
+pub static MAX_NR: AtomicI32 = AtomicI32::new(65536);
+/// `compat.linux.aio.nr` (Linux's `fs.aio-nr`): the requested sizes of all contexts.
+pub static NR: AtomicI32 = AtomicI32::new(0);
+
+const PAGE_SIZE: u64 = f::PAGE_SIZE as u64;
+const RING_HEADER: u64 = core::mem::size_of::<linux::aio_ring>() as u64;
+const EVENT: u64 = core::mem::size_of::<linux::io_event>() as u64;
+/// Linux refuses rings larger than this many bytes of events (fs/aio.c).
+const MAX_RING_BYTES: u64 = 0x1000_0000;
+/// What the ring's `magic` would be if the ring were kept current at completion time.
+pub const AIO_RING_MAGIC: u32 = 0xa10a_10a1;
+/// The magic written while it is not: no reader trusts the ring.
+pub const RING_MAGIC_WITHHELD: u32 = 0;
+
+/// Linux's ring geometry for `io_setup(nr_events)` on a machine with `ncpus` CPUs:
+/// (bytes to map, `ring->nr`). EINVAL when the ring would be too large.
+pub fn ring_geometry(nr_events: u32, ncpus: u32) -> Result<(usize, u32), Errno> {
+    // Linux sizes for at least 4 requests per CPU, doubled, plus 2 slots.
+    let n = u64::from(nr_events).max(4 * u64::from(ncpus)) * 2;
+    if n > MAX_RING_BYTES / EVENT {
+        return Err(Errno::EINVAL);
+    }
+    let bytes = RING_HEADER + (n + 2) * EVENT;
+    let len = bytes.div_ceil(PAGE_SIZE) * PAGE_SIZE;
+    let ring_nr = (len - RING_HEADER) / EVENT;
+    // Both fit: len ≤ 0x1000_0000 + 2 pages, ring_nr < len.
+    Ok((len as usize, ring_nr as u32))
+}
+
+/// One context.
+pub struct Context {
+    /// The owning process, as an identity.
+    owner: AtomicPtr<f::proc_>,
+    /// The ring's user address: the context id.
+    ring: AtomicUsize,
+    ring_len: AtomicUsize,
+    /// What io_setup asked for (what `compat.linux.aio.nr` counts).
+    nr_events: AtomicU32,
+    /// Lookups under way.
+    refs: AtomicU32,
+    /// The next context in the registry.
+    next: AtomicPtr<Context>,
+}
+
+// SAFETY: every field is an atomic or an integer; all-zero is a valid (empty) context.
+unsafe impl Zeroable for Context {}
+
+impl Context {
+    pub fn id(&self) -> u64 {
+        self.ring.load(Ordering::Relaxed) as u64
+    }
+}
+
+static REGISTRY: Sx = Sx::new();
+static HEAD: AtomicPtr<Context> = AtomicPtr::new(core::ptr::null_mut());
+static COUNT: AtomicUsize = AtomicUsize::new(0);
+
+/// Contexts alive in all processes.
+pub fn count() -> usize {
+    COUNT.load(Ordering::Acquire)
+}
+
+/// At load, before any system call can reach the module.
+pub fn init() {
+    REGISTRY.init(c"linuxaio contexts");
+}
+
+/// At unload, once no context exists and no call is inside.
+pub fn fini() {
+    REGISTRY.destroy();
+}
+
+/// A reference to a live context, taken by `lookup`.
+pub struct ContextRef(*mut Context);
+
+impl core::ops::Deref for ContextRef {
+    type Target = Context;
+    fn deref(&self) -> &Context {
+        // SAFETY: the reference count keeps the context from being freed.
+        unsafe { &*self.0 }
+    }
+}
+
+impl Drop for ContextRef {
+    fn drop(&mut self) {
+        self.refs.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Reserves `n` of `compat.linux.aio.max_nr`.
+fn reserve(n: u32) -> Result<(), Errno> {
+    let max = i64::from(MAX_NR.load(Ordering::Relaxed));
+    NR.fetch_update(Ordering::AcqRel, Ordering::Acquire, |cur| {
+        let new = i64::from(cur) + i64::from(n);
+        (new <= max).then_some(new as i32)
+    })
+    .map(|_| ())
+    .map_err(|_| Errno::EAGAIN)
+}
+
+fn unreserve(n: u32) {
+    let _ = NR.fetch_update(Ordering::AcqRel, Ordering::Acquire, |cur| Some(cur.saturating_sub(n as i32).max(0)));
+}
+
+/// `io_setup`'s work once its arguments are checked: map and fill the ring, register
+/// the context, and tell the program its id. On any failure nothing is left behind.
+pub fn create(td: Thread, nr_events: u32, ctxp: UserPtr<u64>) -> Result<(), Errno> {
+    // SAFETY: mp_ncpus is the kernel's CPU count, written once at boot.
+    let ncpus = unsafe { f::mp_ncpus }.max(1) as u32;
+    let (len, ring_nr) = ring_geometry(nr_events, ncpus)?;
+    if i64::from(nr_events) > i64::from(MAX_NR.load(Ordering::Relaxed)) {
+        return Err(Errno::EAGAIN);
+    }
+    let ring = vm::map_anon_shared(td, len)?;
+    let header = linux::aio_ring {
+        id: 0,
+        nr: ring_nr,
+        head: 0,
+        tail: 0,
+        magic: RING_MAGIC_WITHHELD,
+        compat_features: 1,
+        incompat_features: 0,
+        header_length: RING_HEADER as u32,
+    };
+    let undo_map = |e: Errno| {
+        let _ = vm::unmap(td, ring, len);
+        e
+    };
+    UserPtr::<linux::aio_ring>::new(ring).write(&header).map_err(undo_map)?;
+    reserve(nr_events).map_err(undo_map)?;
+    let ctx = match KBox::<Context>::new_zeroed(true) {
+        Ok(c) => c,
+        Err(e) => {
+            unreserve(nr_events);
+            return Err(undo_map(e));
+        }
+    };
+    ctx.owner.store(td.proc_(), Ordering::Relaxed);
+    ctx.ring.store(ring, Ordering::Relaxed);
+    ctx.ring_len.store(len, Ordering::Relaxed);
+    ctx.nr_events.store(nr_events, Ordering::Relaxed);
+    let raw = ctx.into_raw();
+    {
+        let _g = REGISTRY.exclusive();
+        // SAFETY: `raw` is ours until published; the list is changed only under the lock.
+        unsafe { (*raw).next.store(HEAD.load(Ordering::Relaxed), Ordering::Relaxed) };
+        HEAD.store(raw, Ordering::Release);
+        COUNT.fetch_add(1, Ordering::AcqRel);
+    }
+    // Linux writes the id last; if that faults, the context dies and the call says EFAULT.
+    if let Err(e) = ctxp.write(&(ring as u64)) {
+        if let Some(c) = unlink(td.proc_(), ring as u64) {
+            release(Some(td), c);
+        }
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// The context `id` of the calling process, with a reference held.
+pub fn lookup(td: Thread, id: u64) -> Option<ContextRef> {
+    let _g = REGISTRY.shared();
+    let mut p = HEAD.load(Ordering::Acquire);
+    while !p.is_null() {
+        // SAFETY: contexts on the list are live; they are unlinked under the exclusive
+        // lock before being freed, and we hold it shared.
+        let c = unsafe { &*p };
+        if c.owner.load(Ordering::Relaxed) == td.proc_() && c.id() == id {
+            c.refs.fetch_add(1, Ordering::AcqRel);
+            return Some(ContextRef(p));
+        }
+        p = c.next.load(Ordering::Acquire);
+    }
+    None
+}
+
+/// Takes the context `id` of `owner` off the registry (only one caller can).
+fn unlink(owner: *mut f::proc_, id: u64) -> Option<KBox<Context>> {
+    let _g = REGISTRY.exclusive();
+    let mut link: &AtomicPtr<Context> = &HEAD;
+    loop {
+        let p = link.load(Ordering::Acquire);
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: a live context on the list (we hold the lock exclusively).
+        let c = unsafe { &*p };
+        if c.owner.load(Ordering::Relaxed) == owner && c.id() == id {
+            link.store(c.next.load(Ordering::Acquire), Ordering::Release);
+            COUNT.fetch_sub(1, Ordering::AcqRel);
+            // SAFETY: unlinked: the list no longer owns it; `p` came from into_raw.
+            return unsafe { KBox::from_raw(p) };
+        }
+        link = &c.next;
+    }
+}
+
+/// Frees an unlinked context once no lookup holds it; unmaps its ring when `td` (the
+/// owning process's thread) is given — at exit and exec the address space goes anyway.
+fn release(td: Option<Thread>, c: KBox<Context>) {
+    while c.refs.load(Ordering::Acquire) != 0 {
+        pause_ms(c"aiodstr", 1);
+    }
+    unreserve(c.nr_events.load(Ordering::Relaxed));
+    if let Some(td) = td {
+        let _ = vm::unmap(td, c.ring.load(Ordering::Relaxed), c.ring_len.load(Ordering::Relaxed));
+    }
+}
+
+/// `io_destroy`: EINVAL unless `id` is a live context of the calling process (so a
+/// second destroy, or one racing another, is EINVAL).
+pub fn destroy(td: Thread, id: u64) -> Result<(), Errno> {
+    let c = unlink(td.proc_(), id).ok_or(Errno::EINVAL)?;
+    release(Some(td), c);
+    Ok(())
+}
+
+/// Every context of a process that exits or execs.
+pub fn teardown_process(p: *mut f::proc_) {
+    loop {
+        let victim = {
+            let _g = REGISTRY.shared();
+            let mut q = HEAD.load(Ordering::Acquire);
+            let mut found = None;
+            while !q.is_null() {
+                // SAFETY: as in lookup.
+                let c = unsafe { &*q };
+                if c.owner.load(Ordering::Relaxed) == p {
+                    found = Some(c.id());
+                    break;
+                }
+                q = c.next.load(Ordering::Acquire);
+            }
+            found
+        };
+        let Some(id) = victim else { break };
+        if let Some(c) = unlink(p, id) {
+            release(None, c);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ring_geometry;
+
+    #[test]
+    fn ring_sizes_are_linuxs() {
+        // Observed on Linux 6.18 with 2 CPUs (reference/linux-aio-semantics.md §1.2).
+        for (nr, ring_nr, len) in [(1, 127, 4096), (2, 127, 4096), (32, 127, 4096), (64, 255, 8192), (128, 383, 12288), (256, 639, 20480), (1024, 2175, 69632), (4096, 8319, 266240), (65536, 131199, 4198400)] {
+            assert_eq!(ring_geometry(nr, 2), Ok((len, ring_nr)), "nr_events {nr}");
+        }
+        assert!(ring_geometry(4_194_304, 2).is_ok());
+        assert_eq!(ring_geometry(4_194_305, 2), Err(crate::kernel::Errno::EINVAL));
+        assert_eq!(ring_geometry(u32::MAX, 2), Err(crate::kernel::Errno::EINVAL));
+    }
+}
