@@ -2119,6 +2119,7 @@ pub const M_NOWAIT: u32 = 1;
 pub const M_WAITOK: u32 = 2;
 pub const M_ZERO: u32 = 256;
 pub const M_VERSION: u32 = 2020110501;
+pub const UIO_MAXIOV: u32 = 1024;
 pub const AIO_CANCELED: u32 = 1;
 pub const AIO_NOTCANCELED: u32 = 2;
 pub const AIO_ALLDONE: u32 = 3;
@@ -8483,6 +8484,7 @@ impl Default for image_params {
     }
 }
 unsafe extern "C" {
+    pub fn nanouptime(tsp: *mut timespec);
     pub fn panic(arg1: *const core::ffi::c_char, ...) -> !;
     pub fn printf(arg1: *const core::ffi::c_char, ...) -> core::ffi::c_int;
     pub fn copyinstr(

@@ -20,12 +20,14 @@
 
 use crate::bindings::freebsd as f;
 use crate::bindings::linux;
-use crate::kernel::kbox::{KBox, Zeroable};
+use crate::kernel::kbox::{KArray, KBox, Zeroable};
 use crate::kernel::sleep::pause_ms;
-use crate::kernel::sx::Sx;
+use crate::kernel::sx::{Sx, SxGuard};
 use crate::kernel::user::UserPtr;
 use crate::kernel::{Errno, thread::Thread, vm};
-use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
+use crate::native;
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 
 /// `compat.linux.aio.max_nr` (Linux's `fs.aio-max-nr`, default 65536).
 pub static MAX_NR: AtomicI32 = AtomicI32::new(65536);
@@ -57,6 +59,55 @@ pub fn ring_geometry(nr_events: u32, ncpus: u32) -> Result<(usize, u32), Errno> 
     Ok((len as usize, ring_nr as u32))
 }
 
+/// Size of a native `struct aiocb` (pinned in bindings.rs).
+pub const AIOCB_SIZE: usize = core::mem::size_of::<f::aiocb>();
+/// How many threads of a process may wait on one context with a key list of their own
+/// (more wait in short sleeps); see `Waiters`.
+pub const WAITERS: u32 = 8;
+/// The most keys one aio_suspend call takes: the per-process job limit
+/// (`vfs.aio.max_aio_queue_per_proc`, 256 by default), which no context exceeds.
+pub const SUSPEND_MAX: usize = 256;
+/// A waiter's scratch in user memory: the key list, then a `struct timespec`.
+pub const SCRATCH: usize = SUSPEND_MAX * 8 + 16;
+
+/// One request slot: a Linux iocb in flight as a native job, or its finished event
+/// waiting to be delivered. Slot i's native `struct aiocb` lives in the context's user
+/// area at `area + i * AIOCB_SIZE`.
+#[derive(Clone, Copy)]
+pub struct Slot {
+    pub state: SlotState,
+    /// The Linux iocb's user address (the event's `obj`) and its `aio_data`.
+    pub obj: u64,
+    pub data: u64,
+    /// The event's `res`, once finished.
+    pub res: i64,
+}
+
+#[repr(u8)]
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum SlotState {
+    Free = 0,
+    InFlight = 1,
+    Ready = 2,
+}
+
+// SAFETY: integers and a u8 enum whose zero is `Free`.
+unsafe impl Zeroable for Slot {}
+// SAFETY: integers.
+unsafe impl Zeroable for u32 {}
+
+/// What a context's lock protects.
+pub struct State {
+    pub slots: KArray<Slot>,
+    /// Finished slots in completion order: a ring of indices.
+    ready: KArray<u32>,
+    ready_head: usize,
+    ready_len: usize,
+    pub inflight: usize,
+    /// Where the search for a free slot starts.
+    hint: usize,
+}
+
 /// One context.
 pub struct Context {
     /// The owning process, as an identity.
@@ -64,20 +115,155 @@ pub struct Context {
     /// The ring's user address: the context id.
     ring: AtomicUsize,
     ring_len: AtomicUsize,
+    /// The user area of native aiocbs and waiters' scratch.
+    area: AtomicUsize,
+    area_len: AtomicUsize,
     /// What io_setup asked for (what `compat.linux.aio.nr` counts).
     nr_events: AtomicU32,
     /// Lookups under way.
     refs: AtomicU32,
+    /// Set by io_destroy: waiters leave, nothing new is accepted.
+    dead: AtomicBool,
+    /// Which waiters' scratch buffers are taken (a bit each).
+    waiters: AtomicU32,
     /// The next context in the registry.
     next: AtomicPtr<Context>,
+    lock: Sx,
+    state: UnsafeCell<Option<State>>,
 }
 
-// SAFETY: every field is an atomic or an integer; all-zero is a valid (empty) context.
+// SAFETY: atomics, integers, an sx (all-zero before sx_init) and an Option that is None
+// when zeroed.
 unsafe impl Zeroable for Context {}
+// SAFETY: `state` is only reached through `locked`, under the context's sx lock.
+unsafe impl Sync for Context {}
 
 impl Context {
     pub fn id(&self) -> u64 {
         self.ring.load(Ordering::Relaxed) as u64
+    }
+
+    pub fn nr_events(&self) -> u32 {
+        self.nr_events.load(Ordering::Relaxed)
+    }
+
+    pub fn is_dead(&self) -> bool {
+        self.dead.load(Ordering::Acquire)
+    }
+
+    /// The user address of slot `i`'s native aiocb.
+    pub fn aiocb(&self, i: usize) -> usize {
+        self.area.load(Ordering::Relaxed) + i * AIOCB_SIZE
+    }
+
+    /// Runs `f` on the context's state under its lock (sleepable: copyin and native AIO
+    /// calls are allowed inside).
+    pub fn locked<R>(&self, f: impl FnOnce(&mut State) -> R) -> Option<R> {
+        let _g: SxGuard<'_> = self.lock.exclusive();
+        // SAFETY: the lock makes this the only reference to the state.
+        let st = unsafe { &mut *self.state.get() };
+        st.as_mut().map(f)
+    }
+
+    /// A waiter's scratch buffer (its user address), if one is free.
+    pub fn take_scratch(&self) -> Option<Scratch<'_>> {
+        let mut cur = self.waiters.load(Ordering::Acquire);
+        loop {
+            let free = (!cur).trailing_zeros();
+            if free >= WAITERS {
+                return None;
+            }
+            match self.waiters.compare_exchange(cur, cur | (1 << free), Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => {
+                    let base = self.area.load(Ordering::Relaxed) + scratch_offset(self.nr_events()) + free as usize * SCRATCH;
+                    return Some(Scratch { ctx: self, bit: free, base });
+                }
+                Err(now) => cur = now,
+            }
+        }
+    }
+}
+
+/// A waiter's scratch in the context's user area, given back on drop.
+pub struct Scratch<'a> {
+    ctx: &'a Context,
+    bit: u32,
+    pub base: usize,
+}
+
+impl Drop for Scratch<'_> {
+    fn drop(&mut self) {
+        self.ctx.waiters.fetch_and(!(1 << self.bit), Ordering::AcqRel);
+    }
+}
+
+fn scratch_offset(nslots: u32) -> usize {
+    (nslots as usize * AIOCB_SIZE).next_multiple_of(16)
+}
+
+fn area_len(nslots: u32) -> usize {
+    (scratch_offset(nslots) + WAITERS as usize * SCRATCH).next_multiple_of(f::PAGE_SIZE as usize)
+}
+
+impl State {
+    fn new(nslots: usize) -> Result<State, Errno> {
+        Ok(State { slots: KArray::new_zeroed(nslots, true)?, ready: KArray::new_zeroed(nslots, true)?, ready_head: 0, ready_len: 0, inflight: 0, hint: 0 })
+    }
+
+    /// A free slot, marked in flight, or None (the context is full).
+    pub fn alloc(&mut self) -> Option<usize> {
+        let n = self.slots.len();
+        (0..n).map(|k| (self.hint + k) % n).find(|&i| self.slots.get(i).is_some_and(|s| s.state == SlotState::Free)).inspect(|&i| {
+            self.hint = (i + 1) % n;
+            if let Some(s) = self.slots.get_mut(i) {
+                s.state = SlotState::InFlight;
+            }
+            self.inflight += 1;
+        })
+    }
+
+    /// Gives back a slot that never became a job.
+    pub fn free(&mut self, i: usize) {
+        if let Some(s) = self.slots.get_mut(i) {
+            if s.state == SlotState::InFlight {
+                self.inflight = self.inflight.saturating_sub(1);
+            }
+            *s = Slot { state: SlotState::Free, obj: 0, data: 0, res: 0 };
+        }
+    }
+
+    /// A job finished with `res`: its event joins the ready queue.
+    pub fn finish(&mut self, i: usize, res: i64) {
+        let n = self.ready.len();
+        if let Some(s) = self.slots.get_mut(i)
+            && s.state == SlotState::InFlight
+        {
+            s.state = SlotState::Ready;
+            s.res = res;
+            self.inflight = self.inflight.saturating_sub(1);
+            if let Some(q) = self.ready.get_mut((self.ready_head + self.ready_len) % n.max(1)) {
+                *q = i as u32;
+                self.ready_len += 1;
+            }
+        }
+    }
+
+    /// The oldest finished slot, without taking it.
+    pub fn peek_ready(&self) -> Option<usize> {
+        (self.ready_len > 0).then(|| self.ready.get(self.ready_head).map(|&i| i as usize)).flatten()
+    }
+
+    /// Takes the oldest finished slot (its event was delivered) and frees it.
+    pub fn pop_ready(&mut self) {
+        if let Some(i) = self.peek_ready() {
+            self.ready_head = (self.ready_head + 1) % self.ready.len().max(1);
+            self.ready_len -= 1;
+            self.free(i);
+        }
+    }
+
+    pub fn slot(&self, i: usize) -> Option<Slot> {
+        self.slots.get(i).copied()
     }
 }
 
@@ -101,6 +287,7 @@ pub fn fini() {
 }
 
 /// A reference to a live context, taken by `lookup`.
+#[must_use]
 pub struct ContextRef(*mut Context);
 
 impl core::ops::Deref for ContextRef {
@@ -158,17 +345,23 @@ pub fn create(td: Thread, nr_events: u32, ctxp: UserPtr<u64>) -> Result<(), Errn
     };
     UserPtr::<linux::aio_ring>::new(ring).write(&header).map_err(undo_map)?;
     reserve(nr_events).map_err(undo_map)?;
-    let ctx = match KBox::<Context>::new_zeroed(true) {
-        Ok(c) => c,
-        Err(e) => {
-            unreserve(nr_events);
-            return Err(undo_map(e));
-        }
+    let undo_all = |e: Errno| {
+        unreserve(nr_events);
+        undo_map(e)
     };
+    let ctx = KBox::<Context>::new_zeroed(true).map_err(undo_all)?;
+    let state = State::new(nr_events as usize).map_err(undo_all)?;
+    let alen = area_len(nr_events);
+    let area = vm::map_anon_shared(td, alen).map_err(undo_all)?;
     ctx.owner.store(td.proc_(), Ordering::Relaxed);
     ctx.ring.store(ring, Ordering::Relaxed);
     ctx.ring_len.store(len, Ordering::Relaxed);
+    ctx.area.store(area, Ordering::Relaxed);
+    ctx.area_len.store(alen, Ordering::Relaxed);
     ctx.nr_events.store(nr_events, Ordering::Relaxed);
+    ctx.lock.init(c"linuxaio context");
+    // SAFETY: the context is not published yet: this is the only reference.
+    unsafe { *ctx.state.get() = Some(state) };
     let raw = ctx.into_raw();
     {
         let _g = REGISTRY.exclusive();
@@ -225,15 +418,52 @@ fn unlink(owner: *mut f::proc_, id: u64) -> Option<KBox<Context>> {
     }
 }
 
-/// Frees an unlinked context once no lookup holds it; unmaps its ring when `td` (the
-/// owning process's thread) is given — at exit and exec the address space goes anyway.
+/// Frees an unlinked context once no lookup holds it (waiters see `dead` and leave).
+/// With `td` (io_destroy, in the owning process), it first waits for every request in
+/// flight to finish — the program may reuse its buffers as soon as io_destroy returns —
+/// and unmaps the ring and the aiocb area. At exit and exec (`None`) the native AIO
+/// rundown, which runs after this, cancels and waits for the jobs, and the address
+/// space goes with the process.
 fn release(td: Option<Thread>, c: KBox<Context>) {
+    c.dead.store(true, Ordering::Release);
     while c.refs.load(Ordering::Acquire) != 0 {
         pause_ms(c"aiodstr", 1);
     }
-    unreserve(c.nr_events.load(Ordering::Relaxed));
     if let Some(td) = td {
+        drain(td, &c);
         let _ = vm::unmap(td, c.ring.load(Ordering::Relaxed), c.ring_len.load(Ordering::Relaxed));
+        let _ = vm::unmap(td, c.area.load(Ordering::Relaxed), c.area_len.load(Ordering::Relaxed));
+    }
+    unreserve(c.nr_events.load(Ordering::Relaxed));
+    // SAFETY: no reference remains (refs is 0 and the context is unlinked).
+    let state = unsafe { (*c.state.get()).take() };
+    drop(state);
+    if c.area.load(Ordering::Relaxed) != 0 {
+        c.lock.destroy();
+    }
+}
+
+/// Waits, uninterruptibly, until every request of the context has finished, and reaps
+/// the native jobs (their events are discarded, as Linux's io_destroy does).
+fn drain(td: Thread, c: &Context) {
+    loop {
+        let left = c
+            .locked(|st| {
+                for i in 0..st.slots.len() {
+                    if st.slot(i).is_some_and(|s| s.state == SlotState::InFlight)
+                        && let Ok(Some(_)) = native::error(td, c.aiocb(i))
+                    {
+                        let _ = native::reap(td, c.aiocb(i));
+                        st.finish(i, 0);
+                    }
+                }
+                st.inflight
+            })
+            .unwrap_or(0);
+        if left == 0 {
+            break;
+        }
+        pause_ms(c"aiodrain", 1);
     }
 }
 

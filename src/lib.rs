@@ -9,6 +9,8 @@
 //!   table and restoring the stock ones.
 //! - [`syscalls`]: the six entries themselves (one file each), behind [`gate`].
 //! - [`context`]: Linux AIO contexts (what io_setup makes), their rings and registry.
+//! - [`submit`]: a Linux iocb checked and turned into a native job ([`native`]).
+//! - [`events`]: finished jobs reaped and delivered as Linux events, and the waiting.
 //! - [`kernel`]: thin, documented wrappers over the FreeBSD kernel interfaces used.
 //! - [`bindings`]: the generated FreeBSD and Linux declarations, with their layouts pinned.
 //!
@@ -29,10 +31,13 @@ compile_error!("select only one FreeBSD major");
 
 pub mod bindings;
 pub mod context;
+pub mod events;
 pub mod gate;
 pub mod kernel;
 pub mod linux_sysent;
 pub mod module;
+pub mod native;
+pub mod submit;
 pub mod syscalls;
 
 /// A panic in a kernel module is a kernel panic. Nothing a program controls may reach

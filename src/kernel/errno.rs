@@ -19,6 +19,8 @@ impl Errno {
     pub const EAGAIN: Errno = Errno(f::EAGAIN as c_int);
     pub const ENOSYS: Errno = Errno(f::ENOSYS as c_int);
     pub const EOPNOTSUPP: Errno = Errno(f::EOPNOTSUPP as c_int);
+    pub const EBADF: Errno = Errno(f::EBADF as c_int);
+    pub const EINTR: Errno = Errno(f::EINTR as c_int);
 
     /// An errno a kernel function returned. Zero is not an error.
     pub const fn from_raw(e: c_int) -> Option<Errno> {
@@ -27,6 +29,39 @@ impl Errno {
 
     pub const fn to_raw(self) -> c_int {
         self.0
+    }
+}
+
+impl Errno {
+    /// The Linux errno for this FreeBSD one, for `io_event.res`, which the sysvec does
+    /// not translate (its table, linux_errtbl, is private to linux_common). Values from
+    /// the two systems' errno.h; what has no Linux counterpart becomes EINVAL.
+    pub const fn to_linux(self) -> i64 {
+        let l = match self.0 {
+            1..=10 | 12..=34 => self.0,
+            11 => 35,  // EDEADLK
+            35 => 11,  // EAGAIN
+            36 => 115, // EINPROGRESS
+            37 => 114, // EALREADY
+            45 => 95,  // EOPNOTSUPP
+            55 => 105, // ENOBUFS
+            57 => 107, // ENOTCONN
+            60 => 110, // ETIMEDOUT
+            62 => 40,  // ELOOP
+            63 => 36,  // ENAMETOOLONG
+            66 => 39,  // ENOTEMPTY
+            69 => 122, // EDQUOT
+            70 => 116, // ESTALE
+            77 => 37,  // ENOLCK
+            78 => 38,  // ENOSYS
+            84 => 75,  // EOVERFLOW
+            85 => 125, // ECANCELED
+            86 => 84,  // EILSEQ
+            89 => 74,  // EBADMSG
+            92 => 71,  // EPROTO
+            _ => 22,
+        };
+        l as i64
     }
 }
 

@@ -67,3 +67,50 @@ impl<T: Zeroable> Drop for KBox<T> {
         }
     }
 }
+
+/// `len` zeroed `T`s allocated with malloc(9) (M_LINUXAIO), freed on drop.
+pub struct KArray<T: Zeroable> {
+    ptr: NonNull<T>,
+    len: usize,
+}
+
+// SAFETY: KArray owns its elements exclusively.
+unsafe impl<T: Zeroable + Send> Send for KArray<T> {}
+// SAFETY: as above.
+unsafe impl<T: Zeroable + Sync> Sync for KArray<T> {}
+
+impl<T: Zeroable> KArray<T> {
+    /// ENOMEM when `len * size_of::<T>()` overflows or (without `wait`) memory is short.
+    pub fn new_zeroed(len: usize, wait: bool) -> Result<KArray<T>, Errno> {
+        let bytes = len.checked_mul(size_of::<T>()).ok_or(Errno::ENOMEM)?.max(1);
+        let flags = (if wait { f::M_WAITOK } else { f::M_NOWAIT }) | f::M_ZERO;
+        // SAFETY: a plain allocation of the module's registered malloc type.
+        let p = unsafe { f::malloc(bytes, M_LINUXAIO.as_ptr(), flags as c_int) };
+        NonNull::new(p.cast::<T>()).map(|ptr| KArray { ptr, len }).ok_or(Errno::ENOMEM)
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn get(&self, i: usize) -> Option<&T> {
+        // SAFETY: in bounds (checked), and the elements are valid Ts we own.
+        (i < self.len).then(|| unsafe { &*self.ptr.as_ptr().add(i) })
+    }
+
+    pub fn get_mut(&mut self, i: usize) -> Option<&mut T> {
+        // SAFETY: as in get, and `&mut self` makes the access exclusive.
+        (i < self.len).then(|| unsafe { &mut *self.ptr.as_ptr().add(i) })
+    }
+}
+
+impl<T: Zeroable> Drop for KArray<T> {
+    fn drop(&mut self) {
+        // SAFETY: the memory came from malloc with this type and is ours alone.
+        unsafe { f::free(self.ptr.as_ptr().cast(), M_LINUXAIO.as_ptr()) };
+    }
+}

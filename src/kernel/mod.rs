@@ -19,6 +19,7 @@ pub mod sx;
 pub mod sysctl;
 pub mod sysinit;
 pub mod thread;
+pub mod time;
 pub mod user;
 pub mod vm;
 

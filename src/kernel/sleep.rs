@@ -17,3 +17,12 @@ pub fn pause_ms(wmesg: &'static CStr, ms: u32) {
         f::pause_sbt(wmesg.as_ptr(), sbt, 0, 0);
     }
 }
+
+/// Sleeps for `ms` milliseconds or until a signal arrives (C_CATCH): EINTR for a
+/// signal (ERESTART too: the caller's call must not be restarted).
+pub fn pause_interruptible_ms(wmesg: &'static CStr, ms: u32) -> Result<(), crate::kernel::Errno> {
+    let sbt = SBT_1MS.saturating_mul(f::sbintime_t::from(ms));
+    // SAFETY: as in pause_ms; C_CATCH makes the sleep end on a signal.
+    let e = unsafe { f::pause_sbt(wmesg.as_ptr(), sbt, 0, f::C_CATCH as core::ffi::c_int) };
+    if e == f::ERESTART || e == f::EINTR as core::ffi::c_int { Err(crate::kernel::Errno::EINTR) } else { Ok(()) }
+}

@@ -23,6 +23,12 @@ unsafe impl Plain for u64 {}
 unsafe impl Plain for i64 {}
 // SAFETY: eight u32 fields.
 unsafe impl Plain for crate::bindings::linux::aio_ring {}
+// SAFETY: integer fields only.
+unsafe impl Plain for crate::bindings::linux::iocb {}
+// SAFETY: integer fields only.
+unsafe impl Plain for crate::bindings::linux::io_event {}
+// SAFETY: arrays of plain data are plain data.
+unsafe impl<T: Plain, const N: usize> Plain for [T; N] {}
 
 /// An address in the calling process, to a `T`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

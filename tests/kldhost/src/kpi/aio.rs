@@ -296,6 +296,10 @@ fn worker() {
 
 /// The I/O itself, on the job's own file reference.
 fn run(file: c_int, op: Op, offset: Option<i64>, iov: &[(usize, usize)]) -> (i64, c_int) {
+    // The daemon copies to and from user memory: a kernel address there is EFAULT.
+    if iov.iter().any(|&(b, l)| crate::arena::touches_kernel(b, l)) {
+        return (-1, f::EFAULT as c_int);
+    }
     let v: Vec<libc::iovec> = iov.iter().map(|&(b, l)| libc::iovec { iov_base: b as *mut c_void, iov_len: l }).collect();
     // SAFETY: I/O on the process's own memory and file, as the aiod does it with the
     // submitter's address space; faults come back as EFAULT.

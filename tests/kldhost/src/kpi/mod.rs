@@ -90,6 +90,7 @@ pub fn lookup(name: &str) -> Option<(Provider, Resolved)> {
         "sys_aio_return" => f(Kernel, aio::sys_aio_return as *const () as usize),
         "sys_aio_cancel" => f(Kernel, aio::sys_aio_cancel as *const () as usize),
         "sys_aio_suspend" => f(Kernel, aio::sys_aio_suspend as *const () as usize),
+        "nanouptime" => f(Kernel, nanouptime as *const () as usize),
         "kern_mmap" => f(Kernel, vm::kern_mmap as *const () as usize),
         "kern_munmap" => f(Kernel, vm::kern_munmap as *const () as usize),
         "eventhandler_register" => f(Kernel, eventhandler::eventhandler_register as *const () as usize),
@@ -130,6 +131,17 @@ pub fn mp_ncpus() -> usize {
     }
     MP_NCPUS.store(p, std::sync::atomic::Ordering::Release);
     p
+}
+
+/// nanouptime(9): the monotonic clock.
+pub unsafe extern "C" fn nanouptime(ts: *mut crate::freebsd::common::timespec) {
+    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime fills `t`; `ts` is the caller's.
+    unsafe {
+        libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t);
+        (*ts).tv_sec = t.tv_sec;
+        (*ts).tv_nsec = t.tv_nsec;
+    }
 }
 
 /// Whether a provider is present in the running kernel.

@@ -1,0 +1,112 @@
+//! FreeBSD's native AIO, reached through its system call entry points (vfs_aio.c): the
+//! exported interface, with the `struct aiocb`s in user memory, as those entry points
+//! require (they key every job by its user address).
+//!
+//! The argument structures are kernel memory (the module's stack); the pointers in them
+//! are user addresses. Each call's result comes back in `td_retval`, which is saved and
+//! restored around it so that the Linux call's own result is not disturbed.
+
+use crate::bindings::freebsd as f;
+use crate::kernel::thread::Thread;
+use crate::kernel::{Errno, errno};
+use core::ffi::c_int;
+
+/// Which native request a Linux opcode becomes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    Read,
+    Write,
+    ReadV,
+    WriteV,
+    Sync,
+    DataSync,
+}
+
+/// Runs `call` with td_retval saved, and returns (its error, what it left in td_retval[0]).
+fn with_retval(td: Thread, call: impl FnOnce() -> c_int) -> (c_int, i64) {
+    let saved = td.retval();
+    let e = call();
+    let r = td.retval()[0];
+    td.set_retval(saved);
+    (e, r)
+}
+
+/// Queues the job whose `struct aiocb` is at user address `aiocb`.
+pub fn queue(td: Thread, op: Op, aiocb: usize) -> Result<(), Errno> {
+    // SAFETY (the calls below): each args struct is ours and complete, the aiocb pointer
+    // is a user address the entry point reads with copyin, and td is the calling thread.
+    let (e, _) = with_retval(td, || unsafe {
+        let p = aiocb as *mut f::aiocb;
+        match op {
+            Op::Read => {
+                let mut a: f::aio_read_args = core::mem::zeroed();
+                a.aiocbp = p;
+                f::sys_aio_read(td.as_ptr(), &mut a)
+            }
+            Op::Write => {
+                let mut a: f::aio_write_args = core::mem::zeroed();
+                a.aiocbp = p;
+                f::sys_aio_write(td.as_ptr(), &mut a)
+            }
+            Op::ReadV => {
+                let mut a: f::aio_readv_args = core::mem::zeroed();
+                a.aiocbp = p;
+                f::sys_aio_readv(td.as_ptr(), &mut a)
+            }
+            Op::WriteV => {
+                let mut a: f::aio_writev_args = core::mem::zeroed();
+                a.aiocbp = p;
+                f::sys_aio_writev(td.as_ptr(), &mut a)
+            }
+            Op::Sync | Op::DataSync => {
+                let mut a: f::aio_fsync_args = core::mem::zeroed();
+                a.op = (if op == Op::Sync { f::O_SYNC } else { f::O_DSYNC }) as c_int;
+                a.aiocbp = p;
+                f::sys_aio_fsync(td.as_ptr(), &mut a)
+            }
+        }
+    });
+    errno::check(e)
+}
+
+/// aio_error: `None` while the job is in progress, else its error (0: success).
+pub fn error(td: Thread, aiocb: usize) -> Result<Option<c_int>, Errno> {
+    // SAFETY: as in queue.
+    let (e, r) = with_retval(td, || unsafe {
+        let mut a: f::aio_error_args = core::mem::zeroed();
+        a.aiocbp = aiocb as *mut f::aiocb;
+        f::sys_aio_error(td.as_ptr(), &mut a)
+    });
+    errno::check(e)?;
+    Ok(if r == i64::from(f::EINPROGRESS) { None } else { Some(r as c_int) })
+}
+
+/// aio_return of a finished job: (status, error). The job is gone afterwards.
+pub fn reap(td: Thread, aiocb: usize) -> Result<(i64, c_int), Errno> {
+    // SAFETY: as in queue.
+    let (e, status) = with_retval(td, || unsafe {
+        let mut a: f::aio_return_args = core::mem::zeroed();
+        a.aiocbp = aiocb as *mut f::aiocb;
+        f::sys_aio_return(td.as_ptr(), &mut a)
+    });
+    match e {
+        0 => Ok((status, 0)),
+        // The job was found and freed, and failed: its error is the call's error.
+        e if status == -1 => Ok((-1, e)),
+        e => Err(Errno::from_raw(e).unwrap_or(Errno::EINVAL)),
+    }
+}
+
+/// aio_suspend on `nent` keys listed at user address `list`, with the user timespec at
+/// `timeout`: Ok when one is done (or none exists), EAGAIN on timeout, EINTR.
+pub fn suspend(td: Thread, list: usize, nent: usize, timeout: usize) -> Result<(), Errno> {
+    // SAFETY: as in queue; the list and the timespec are user memory of the caller.
+    let (e, _) = with_retval(td, || unsafe {
+        let mut a: f::aio_suspend_args = core::mem::zeroed();
+        a.aiocbp = list as _;
+        a.nent = nent as c_int;
+        a.timeout = timeout as *const f::timespec;
+        f::sys_aio_suspend(td.as_ptr(), &mut a)
+    });
+    errno::check(e)
+}

@@ -1,0 +1,141 @@
+//! One Linux iocb, checked as Linux checks it and queued as a native FreeBSD job.
+//!
+//! Linux's checks, in Linux's order (fs/aio.c `io_submit_one`; reference/
+//! linux-aio-semantics.md §1.4): reserved fields, the byte count, a free slot (EAGAIN),
+//! IOCB_FLAG_RESFD, writing `aio_key = 0` back (EFAULT), then by opcode. The file
+//! descriptor itself (EBADF, wrong open mode) and a negative offset (EINVAL) are checked
+//! by native AIO when the job is queued, with the same errors.
+
+use crate::bindings::freebsd as f;
+use crate::bindings::linux;
+use crate::context::{Context, State};
+use crate::kernel::thread::Thread;
+use crate::kernel::user::UserPtr;
+use crate::kernel::Errno;
+use crate::native::{self, Op};
+
+/// The highest user address on amd64 (with 5-level paging; kernel addresses are far
+/// above). A buffer past it is refused with EFAULT at submit time, as Linux's
+/// access_ok does; a bad user buffer below it faults in the job instead (its event).
+const USER_END: u64 = 0x0100_0000_0000_0000;
+
+/// RWF_* bits: RWF_HIPRI is accepted and ignored (Linux's aio clears it too); the other
+/// defined ones would change how the write is done and are not supported yet.
+const RWF_HIPRI: i32 = 0x1;
+
+/// Queues `iocb` (read from user address `obj`) on `ctx`, in the caller's process.
+pub fn submit_one(td: Thread, ctx: &Context, obj: u64, iocb: &linux::iocb) -> Result<(), Errno> {
+    if iocb.aio_reserved2 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if (iocb.aio_nbytes as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    ctx.locked(|st| {
+        let slot = st.alloc().ok_or(Errno::EAGAIN)?;
+        match queue(td, ctx, st, slot, obj, iocb) {
+            Ok(()) => {
+                if let Some(s) = st.slots.get_mut(slot) {
+                    s.obj = obj;
+                    s.data = iocb.aio_data;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                st.free(slot);
+                Err(e)
+            }
+        }
+    })
+    .unwrap_or(Err(Errno::EINVAL))
+}
+
+fn queue(td: Thread, ctx: &Context, _st: &mut State, slot: usize, obj: u64, iocb: &linux::iocb) -> Result<(), Errno> {
+    if iocb.aio_flags & linux::IOCB_FLAG_RESFD != 0 {
+        // Completion through an eventfd is not implemented yet (README).
+        return Err(Errno::EINVAL);
+    }
+    // Linux clears aio_key in the user's iocb; the iocb must be writable.
+    UserPtr::<u32>::new(obj as usize + core::mem::offset_of!(linux::iocb, aio_key)).write(&0)?;
+    let opcode = u32::from(iocb.aio_lio_opcode);
+    let op = match opcode {
+        linux::IOCB_CMD_PREAD => Op::Read,
+        linux::IOCB_CMD_PWRITE => Op::Write,
+        linux::IOCB_CMD_PREADV => Op::ReadV,
+        linux::IOCB_CMD_PWRITEV => Op::WriteV,
+        linux::IOCB_CMD_FSYNC | linux::IOCB_CMD_FDSYNC => {
+            if iocb.aio_buf != 0 || iocb.aio_offset != 0 || iocb.aio_nbytes != 0 || iocb.aio_rw_flags != 0 {
+                return Err(Errno::EINVAL);
+            }
+            let op = if opcode == linux::IOCB_CMD_FSYNC { Op::Sync } else { Op::DataSync };
+            return start(td, ctx, slot, op, iocb);
+        }
+        // IOCB_CMD_POLL is not implemented yet (README); NOOP and unknown opcodes are
+        // EINVAL, as on Linux 6.x.
+        _ => return Err(Errno::EINVAL),
+    };
+    if iocb.aio_flags & linux::IOCB_FLAG_IOPRIO != 0 {
+        check_ioprio(iocb.aio_reqprio as u16)?;
+    }
+    if iocb.aio_rw_flags & !RWF_HIPRI != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    match op {
+        Op::Read | Op::Write => {
+            if iocb.aio_buf.checked_add(iocb.aio_nbytes).is_none_or(|end| end > USER_END) {
+                return Err(Errno::EFAULT);
+            }
+        }
+        _ => check_iovecs(iocb.aio_buf, iocb.aio_nbytes)?,
+    }
+    start(td, ctx, slot, op, iocb)
+}
+
+/// Linux's ioprio_check_cap for IOCB_FLAG_IOPRIO: class in the top 3 bits.
+fn check_ioprio(prio: u16) -> Result<(), Errno> {
+    let (class, level) = (prio >> 13, prio & 0x1fff);
+    match class {
+        0 => Ok(()),                    // none
+        1 => Err(Errno::EPERM),         // real time: needs CAP_SYS_ADMIN
+        2 if level < 8 => Ok(()),       // best effort
+        3 => Ok(()),                    // idle
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// A vectored request's iovec array: at most UIO_MAXIOV entries (EINVAL), readable
+/// (EFAULT), each buffer a user range (EFAULT).
+fn check_iovecs(base: u64, count: u64) -> Result<(), Errno> {
+    if count > u64::from(f::UIO_MAXIOV) {
+        return Err(Errno::EINVAL);
+    }
+    for k in 0..count {
+        let at = base.checked_add(k * 16).ok_or(Errno::EFAULT)?;
+        let iov_base = UserPtr::<u64>::new(at as usize).read()?;
+        let iov_len = UserPtr::<u64>::new(at as usize + 8).read()?;
+        if iov_base.checked_add(iov_len).is_none_or(|end| end > USER_END) {
+            return Err(Errno::EFAULT);
+        }
+    }
+    Ok(())
+}
+
+/// Writes slot `slot`'s native aiocb into the context's user area and queues it.
+fn start(td: Thread, ctx: &Context, slot: usize, op: Op, iocb: &linux::iocb) -> Result<(), Errno> {
+    // SAFETY: struct aiocb is plain C data; all-zero is SIGEV_NONE with no fields set.
+    let mut cb: f::aiocb = unsafe { core::mem::zeroed() };
+    cb.aio_fildes = iocb.aio_fildes as i32;
+    cb.aio_offset = iocb.aio_offset;
+    // For vectored requests FreeBSD reads aio_iov/aio_iovcnt from these two fields, and
+    // struct iovec is the same on both systems.
+    cb.aio_buf = iocb.aio_buf as usize as *mut core::ffi::c_void;
+    cb.aio_nbytes = iocb.aio_nbytes as usize;
+    write_aiocb(ctx.aiocb(slot), &cb)?;
+    native::queue(td, op, ctx.aiocb(slot))
+}
+
+fn write_aiocb(addr: usize, cb: &f::aiocb) -> Result<(), Errno> {
+    // SAFETY: copyout of the aiocb's bytes to the context's own user area.
+    let e = unsafe { f::copyout((cb as *const f::aiocb).cast(), addr as *mut core::ffi::c_void, core::mem::size_of::<f::aiocb>()) };
+    crate::kernel::errno::check(e)
+}
