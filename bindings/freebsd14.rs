@@ -2201,8 +2201,12 @@ pub const O_RDONLY: u32 = 0;
 pub const O_WRONLY: u32 = 1;
 pub const O_RDWR: u32 = 2;
 pub const O_ACCMODE: u32 = 3;
+pub const O_NONBLOCK: u32 = 4;
+pub const O_APPEND: u32 = 8;
 pub const O_SYNC: u32 = 128;
+pub const O_DIRECT: u32 = 65536;
 pub const O_DSYNC: u32 = 16777216;
+pub const F_GETFL: u32 = 3;
 pub const EVENTHANDLER_PRI_FIRST: u32 = 0;
 pub const EVENTHANDLER_PRI_ANY: u32 = 10000;
 pub const EVENTHANDLER_PRI_LAST: u32 = 20000;
@@ -8668,6 +8672,12 @@ unsafe extern "C" {
         priority: core::ffi::c_int,
     ) -> eventhandler_tag;
     pub fn eventhandler_deregister(list: *mut eventhandler_list, tag: eventhandler_tag);
+    pub fn kern_fcntl(
+        td: *mut thread,
+        fd: core::ffi::c_int,
+        cmd: core::ffi::c_int,
+        arg: isize,
+    ) -> core::ffi::c_int;
     pub fn kern_mmap(td: *mut thread, mrp: *const mmap_req) -> core::ffi::c_int;
     pub fn kern_munmap(td: *mut thread, addr: usize, size: usize) -> core::ffi::c_int;
     pub static mut mp_ncpus: core::ffi::c_int;

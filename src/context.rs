@@ -61,6 +61,9 @@ pub fn ring_geometry(nr_events: u32, ncpus: u32) -> Result<(usize, u32), Errno> 
 
 /// Size of a native `struct aiocb` (pinned in bindings.rs).
 pub const AIOCB_SIZE: usize = core::mem::size_of::<f::aiocb>();
+/// A slot's share of the user area: its aiocb, then its own key (a one-entry list for
+/// aio_suspend).
+pub const SLOT_STRIDE: usize = AIOCB_SIZE + 8;
 /// How many threads of a process may wait on one context with a key list of their own
 /// (more wait in short sleeps); see `Waiters`.
 pub const WAITERS: u32 = 8;
@@ -72,7 +75,7 @@ pub const SCRATCH: usize = SUSPEND_MAX * 8 + 16;
 
 /// One request slot: a Linux iocb in flight as a native job, or its finished event
 /// waiting to be delivered. Slot i's native `struct aiocb` lives in the context's user
-/// area at `area + i * AIOCB_SIZE`.
+/// area at `area + i * SLOT_STRIDE`, followed by its key.
 #[derive(Clone, Copy)]
 pub struct Slot {
     pub state: SlotState,
@@ -153,7 +156,12 @@ impl Context {
 
     /// The user address of slot `i`'s native aiocb.
     pub fn aiocb(&self, i: usize) -> usize {
-        self.area.load(Ordering::Relaxed) + i * AIOCB_SIZE
+        self.area.load(Ordering::Relaxed) + i * SLOT_STRIDE
+    }
+
+    /// The user address of a one-entry key list holding slot `i`'s aiocb.
+    pub fn key_list(&self, i: usize) -> usize {
+        self.aiocb(i) + AIOCB_SIZE
     }
 
     /// Runs `f` on the context's state under its lock (sleepable: copyin and native AIO
@@ -198,7 +206,7 @@ impl Drop for Scratch<'_> {
 }
 
 fn scratch_offset(nslots: u32) -> usize {
-    (nslots as usize * AIOCB_SIZE).next_multiple_of(16)
+    (nslots as usize * SLOT_STRIDE).next_multiple_of(16)
 }
 
 fn area_len(nslots: u32) -> usize {

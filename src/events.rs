@@ -28,17 +28,21 @@ pub fn reap(td: Thread, ctx: &Context) -> usize {
                 continue;
             }
             if let Ok(Some(_)) = native::error(td, ctx.aiocb(i)) {
-                let res = match native::reap(td, ctx.aiocb(i)) {
-                    Ok((status, 0)) => status,
-                    Ok((_, e)) => -errno::Errno::from_raw(e).map_or(22, Errno::to_linux),
-                    Err(e) => -e.to_linux(),
-                };
-                st.finish(i, res);
+                st.finish(i, reaped_res(native::reap(td, ctx.aiocb(i))));
             }
         }
         st.inflight
     })
     .unwrap_or(0)
+}
+
+/// An event's `res` for what aio_return gave: the byte count, or a negative Linux errno.
+pub fn reaped_res(r: Result<(i64, core::ffi::c_int), Errno>) -> i64 {
+    match r {
+        Ok((status, 0)) => status,
+        Ok((_, e)) => -errno::Errno::from_raw(e).map_or(22, Errno::to_linux),
+        Err(e) => -e.to_linux(),
+    }
 }
 
 /// Copies finished events to `events[*copied..nr]`. A fault stops it with EFAULT and

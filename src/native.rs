@@ -110,3 +110,11 @@ pub fn suspend(td: Thread, list: usize, nent: usize, timeout: usize) -> Result<(
     });
     errno::check(e)
 }
+
+/// The file's status flags (F_GETFL, FreeBSD's O_* values); EBADF for a bad descriptor.
+pub fn file_flags(td: Thread, fd: c_int) -> Result<u32, Errno> {
+    // SAFETY: kern_fcntl with F_GETFL only reads the descriptor's flags.
+    let (e, r) = with_retval(td, || unsafe { f::kern_fcntl(td.as_ptr(), fd, f::F_GETFL as c_int, 0) });
+    errno::check(e)?;
+    Ok(r as u32)
+}

@@ -2,13 +2,18 @@
 //!
 //! Linux's checks, in Linux's order (fs/aio.c `io_submit_one`; reference/
 //! linux-aio-semantics.md §1.4): reserved fields, the byte count, a free slot (EAGAIN),
-//! IOCB_FLAG_RESFD, writing `aio_key = 0` back (EFAULT), then by opcode. The file
-//! descriptor itself (EBADF, wrong open mode) and a negative offset (EINVAL) are checked
-//! by native AIO when the job is queued, with the same errors.
+//! the descriptor (EBADF), IOCB_FLAG_RESFD, writing `aio_key = 0` back (EFAULT), then by
+//! opcode. The open mode (EBADF) and a negative offset (EINVAL) are checked by native
+//! AIO when the job is queued, with the same errors.
+//!
+//! Buffered reads and writes complete inside io_submit on Linux (only O_DIRECT I/O is
+//! asynchronous there), and programs rely on it: they submit, then ask for events with
+//! min_nr 0 or a tiny timeout. So for a file without O_DIRECT, io_submit waits for the
+//! native job to finish before it returns; its event is then ready.
 
 use crate::bindings::freebsd as f;
 use crate::bindings::linux;
-use crate::context::{Context, State};
+use crate::context::Context;
 use crate::kernel::thread::Thread;
 use crate::kernel::user::UserPtr;
 use crate::kernel::Errno;
@@ -31,26 +36,63 @@ pub fn submit_one(td: Thread, ctx: &Context, obj: u64, iocb: &linux::iocb) -> Re
     if (iocb.aio_nbytes as i64) < 0 {
         return Err(Errno::EINVAL);
     }
-    ctx.locked(|st| {
-        let slot = st.alloc().ok_or(Errno::EAGAIN)?;
-        match queue(td, ctx, st, slot, obj, iocb) {
-            Ok(()) => {
-                if let Some(s) = st.slots.get_mut(slot) {
-                    s.obj = obj;
-                    s.data = iocb.aio_data;
+    let queued = ctx
+        .locked(|st| {
+            let slot = st.alloc().ok_or(Errno::EAGAIN)?;
+            match queue(td, ctx, slot, obj, iocb) {
+                Ok(sync) => {
+                    if let Some(s) = st.slots.get_mut(slot) {
+                        s.obj = obj;
+                        s.data = iocb.aio_data;
+                    }
+                    Ok((slot, sync))
                 }
-                Ok(())
+                Err(e) => {
+                    st.free(slot);
+                    Err(e)
+                }
             }
-            Err(e) => {
-                st.free(slot);
-                Err(e)
-            }
-        }
-    })
-    .unwrap_or(Err(Errno::EINVAL))
+        })
+        .unwrap_or(Err(Errno::EINVAL))?;
+    if let (slot, true) = queued {
+        finish_now(td, ctx, slot);
+    }
+    Ok(())
 }
 
-fn queue(td: Thread, ctx: &Context, _st: &mut State, slot: usize, obj: u64, iocb: &linux::iocb) -> Result<(), Errno> {
+/// Waits, not interruptibly, until slot `slot`'s job has finished, and reaps it.
+fn finish_now(td: Thread, ctx: &Context, slot: usize) {
+    loop {
+        let done = ctx
+            .locked(|st| {
+                if !st.slot(slot).is_some_and(|s| s.state == crate::context::SlotState::InFlight) {
+                    return true; // another thread reaped it
+                }
+                match native::error(td, ctx.aiocb(slot)) {
+                    Ok(None) => false,
+                    _ => {
+                        let res = crate::events::reaped_res(native::reap(td, ctx.aiocb(slot)));
+                        st.finish(slot, res);
+                        true
+                    }
+                }
+            })
+            .unwrap_or(true);
+        if done {
+            return;
+        }
+        // The slot's own one-entry key list; no timeout.
+        let listed = UserPtr::<u64>::new(ctx.key_list(slot)).write(&(ctx.aiocb(slot) as u64));
+        if listed.is_err() || native::suspend(td, ctx.key_list(slot), 1, 0).is_err() {
+            // A signal (it stays pending) or a fault: wait without being interrupted.
+            crate::kernel::sleep::pause_ms(c"aiosync", 1);
+        }
+    }
+}
+
+/// Queues the job; says whether Linux would have completed it inside io_submit.
+fn queue(td: Thread, ctx: &Context, slot: usize, obj: u64, iocb: &linux::iocb) -> Result<bool, Errno> {
+    let flags = native::file_flags(td, iocb.aio_fildes as i32)?;
     if iocb.aio_flags & linux::IOCB_FLAG_RESFD != 0 {
         // Completion through an eventfd is not implemented yet (README).
         return Err(Errno::EINVAL);
@@ -68,7 +110,8 @@ fn queue(td: Thread, ctx: &Context, _st: &mut State, slot: usize, obj: u64, iocb
                 return Err(Errno::EINVAL);
             }
             let op = if opcode == linux::IOCB_CMD_FSYNC { Op::Sync } else { Op::DataSync };
-            return start(td, ctx, slot, op, iocb);
+            // Linux runs syncs in a workqueue: asynchronous.
+            return start(td, ctx, slot, op, iocb).map(|()| false);
         }
         // IOCB_CMD_POLL is not implemented yet (README); NOOP and unknown opcodes are
         // EINVAL, as on Linux 6.x.
@@ -88,7 +131,8 @@ fn queue(td: Thread, ctx: &Context, _st: &mut State, slot: usize, obj: u64, iocb
         }
         _ => check_iovecs(iocb.aio_buf, iocb.aio_nbytes)?,
     }
-    start(td, ctx, slot, op, iocb)
+    start(td, ctx, slot, op, iocb)?;
+    Ok(flags & f::O_DIRECT == 0)
 }
 
 /// Linux's ioprio_check_cap for IOCB_FLAG_IOPRIO: class in the top 3 bits.

@@ -165,7 +165,7 @@ const FREEBSD_FUNCTIONS: &[&str] = &[
     "wakeup", "wakeup_one", "kern_mmap", "kern_munmap", "eventhandler_register",
     "eventhandler_deregister", "sys_aio_read", "sys_aio_write", "sys_aio_readv", "sys_aio_writev",
     "sys_aio_fsync", "sys_aio_return", "sys_aio_error", "sys_aio_cancel", "sys_aio_suspend",
-    "nanouptime",
+    "nanouptime", "kern_fcntl",
     "printf", "panic", "kern_syscall_deregister", "pause_sbt", "sysctl_add_oid",
     "sysctl_ctx_init", "sysctl_ctx_free", "sysctl_handle_int",
 ];
@@ -179,6 +179,7 @@ const FREEBSD_CONSTANTS: &[&str] = &[
     "LIO_[A-Z_0-9]+", "SIGEV_[A-Z_]+", "MAXCOMLEN", "MAP_[A-Z_0-9]+", "PROT_[A-Z]+",
     "EVENTHANDLER_PRI_[A-Z]+", "MTX_[A-Z]+", "PWAIT", "PSOCK", "PZERO", "PVM", "AIO_[A-Z]+",
     "O_SYNC", "O_DSYNC", "O_RDONLY", "O_WRONLY", "O_RDWR", "O_ACCMODE", "IOSIZE_MAX", "SSIZE_MAX",
+    "O_DIRECT", "O_APPEND", "O_NONBLOCK", "F_GETFL",
     "PAGE_SIZE", "SX_[A-Z]+", "VM_MAXUSER_ADDRESS", "EINPROGRESS", "UIO_MAXIOV",
 ];
 

@@ -144,6 +144,10 @@ extern "C" fn on_sigsys(_sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut
         let uc = &mut *(ctx as *mut libc::ucontext_t);
         let g = &mut uc.uc_mcontext.gregs;
         let args = [libc::REG_RDI, libc::REG_RSI, libc::REG_RDX, libc::REG_R10, libc::REG_R8, libc::REG_R9].map(|r| g[r as usize] as u64);
+        if nr as u32 == SYS_RT_SIGACTION {
+            g[libc::REG_RAX as usize] = rt_sigaction(args);
+            return;
+        }
         if nr as u32 == SYS_EXIT_GROUP {
             kldhost_fini();
             libc::syscall(libc::c_long::from(nr), args[0], 0, 0, 0, 0, EXEC_PASS);
@@ -157,7 +161,9 @@ extern "C" fn on_sigsys(_sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut
             g[libc::REG_RAX as usize] = if r < 0 { -i64::from(*libc::__errno_location()) } else { r };
             return;
         }
+        IN_MODEL.with(|m| m.set(m.get() + 1));
         let rax = kldhost::linuxulator::syscall(nr as usize, args);
+        IN_MODEL.with(|m| m.set(m.get() - 1));
         g[libc::REG_RAX as usize] = rax;
     }
 }
@@ -173,6 +179,94 @@ const SYS_EXECVEAT: u32 = 322;
 /// hooks, but its process still exits, and the module's process_exit handlers, the
 /// unload and the report must still happen.
 const SYS_EXIT_GROUP: u32 = 231;
+/// rt_sigaction is trapped so that the program's signal handlers are wrapped: a signal
+/// that arrives while the thread is inside the kernel model ends an interruptible sleep
+/// there (EINTR, or ERESTART with SA_RESTART), as it would in FreeBSD's kernel, and the
+/// program's handler then runs.
+const SYS_RT_SIGACTION: u32 = 13;
+
+/// `struct kernel_sigaction` on x86_64.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct KSigaction {
+    handler: usize,
+    flags: u64,
+    restorer: usize,
+    mask: u64,
+}
+
+const SIG_SLOTS: usize = 65;
+/// The program's own handler and flags for each signal (handler 0 = not wrapped).
+static PROGRAM_HANDLER: [std::sync::atomic::AtomicUsize; SIG_SLOTS] = [const { std::sync::atomic::AtomicUsize::new(0) }; SIG_SLOTS];
+static PROGRAM_FLAGS: [std::sync::atomic::AtomicU64; SIG_SLOTS] = [const { std::sync::atomic::AtomicU64::new(0) }; SIG_SLOTS];
+
+thread_local!(static IN_MODEL: std::cell::Cell<u32> = const { std::cell::Cell::new(0) });
+
+/// Every wrapped signal comes here first.
+extern "C" fn wrapped_handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut c_void) {
+    let s = sig as usize;
+    let (handler, flags) = (PROGRAM_HANDLER[s % SIG_SLOTS].load(Ordering::Acquire), PROGRAM_FLAGS[s % SIG_SLOTS].load(Ordering::Acquire));
+    if IN_MODEL.with(|m| m.get()) > 0 {
+        kldhost::kpi::signal::post(kldhost::kpi::tid(), flags & libc::SA_RESTART as u64 != 0);
+    }
+    if handler > 1 {
+        // SAFETY: the program's own handler, called with the arguments its flags ask for.
+        unsafe {
+            if flags & libc::SA_SIGINFO as u64 != 0 {
+                std::mem::transmute::<usize, extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut c_void)>(handler)(sig, info, ctx);
+            } else {
+                std::mem::transmute::<usize, extern "C" fn(libc::c_int)>(handler)(sig);
+            }
+        }
+    }
+}
+
+/// The program's rt_sigaction, with its handler wrapped; returns the syscall's result.
+unsafe fn rt_sigaction(args: [u64; 6]) -> i64 {
+    let (sig, act, oact, size) = (args[0] as usize, args[1] as usize, args[2] as usize, args[3]);
+    let passthrough = sig == 0 || sig >= SIG_SLOTS || FATAL.contains(&(sig as libc::c_int));
+    if sig == libc::SIGSYS as usize {
+        // The test bed needs SIGSYS; the program's wish is recorded and kept from the kernel.
+        return 0;
+    }
+    let mut new = if act != 0 && !passthrough {
+        // SAFETY: the program's sigaction structure, as the kernel would read it.
+        unsafe { *(act as *const KSigaction) }
+    } else {
+        KSigaction::default()
+    };
+    let mut newp = 0usize;
+    if act != 0 && !passthrough {
+        let (h, fl) = (new.handler, new.flags);
+        PROGRAM_HANDLER[sig].store(h, Ordering::Release);
+        PROGRAM_FLAGS[sig].store(fl, Ordering::Release);
+        if h > 1 {
+            new.handler = wrapped_handler as *const () as usize;
+            new.flags |= libc::SA_SIGINFO as u64;
+        }
+        newp = &new as *const KSigaction as usize;
+    } else if act != 0 {
+        newp = act;
+    }
+    let prev = (PROGRAM_HANDLER.get(sig).map(|h| h.load(Ordering::Acquire)), PROGRAM_FLAGS.get(sig).map(|f| f.load(Ordering::Acquire)));
+    let mut old = KSigaction::default();
+    // SAFETY: the real call, marked for the filter, with our own structures.
+    let r = unsafe { libc::syscall(libc::SYS_rt_sigaction, sig, newp, if oact != 0 { &mut old as *mut KSigaction as usize } else { 0 }, size, 0, EXEC_PASS) };
+    if r < 0 {
+        // SAFETY: errno of this thread.
+        return -i64::from(unsafe { *libc::__errno_location() });
+    }
+    if oact != 0 {
+        if !passthrough && old.handler == wrapped_handler as *const () as usize {
+            // Show the program its own handler, not the wrapper.
+            old.handler = prev.0.unwrap_or(0);
+            old.flags = prev.1.unwrap_or(old.flags);
+        }
+        // SAFETY: the program's out-parameter.
+        unsafe { *(oact as *mut KSigaction) = old };
+    }
+    0
+}
 
 /// A seccomp filter program with symbolic jump targets.
 enum Insn {
@@ -230,6 +324,8 @@ unsafe fn install() -> Result<(), String> {
             Label("n7"),
             JumpEq(SYS_EXIT_GROUP, "exec", "n8"),
             Label("n8"),
+            JumpEq(SYS_RT_SIGACTION, "exec", "n9"),
+            Label("n9"),
             JumpEq(SYS_EXECVEAT, "exec", "allow"),
             Label("exec"),
             Load(16 + 5 * 8),

@@ -74,6 +74,15 @@ fn main() -> ExitCode {
     if no_linux64 {
         cmd.env("KLDHOST_NO_LINUX64", "1");
     }
+    // If kldhost itself is killed (a timeout), the program goes too.
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl in the forked child before exec; async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => return usage(&format!("{program}: {e}")),

@@ -90,6 +90,7 @@ pub fn lookup(name: &str) -> Option<(Provider, Resolved)> {
         "sys_aio_return" => f(Kernel, aio::sys_aio_return as *const () as usize),
         "sys_aio_cancel" => f(Kernel, aio::sys_aio_cancel as *const () as usize),
         "sys_aio_suspend" => f(Kernel, aio::sys_aio_suspend as *const () as usize),
+        "kern_fcntl" => f(Kernel, kern_fcntl as *const () as usize),
         "nanouptime" => f(Kernel, nanouptime as *const () as usize),
         "kern_mmap" => f(Kernel, vm::kern_mmap as *const () as usize),
         "kern_munmap" => f(Kernel, vm::kern_munmap as *const () as usize),
@@ -131,6 +132,33 @@ pub fn mp_ncpus() -> usize {
     }
     MP_NCPUS.store(p, std::sync::atomic::Ordering::Release);
     p
+}
+
+/// kern_fcntl (sys/kern/kern_descrip.c), for F_GETFL: the descriptor's flags with
+/// FreeBSD's O_* values, in td_retval[0]; EBADF for a bad descriptor.
+pub unsafe extern "C" fn kern_fcntl(td: *mut crate::freebsd::common::thread, fd: std::ffi::c_int, cmd: std::ffi::c_int, _arg: isize) -> std::ffi::c_int {
+    use crate::freebsd::common as f;
+    if cmd != f::F_GETFL as std::ffi::c_int {
+        crate::kernel::violation(format!("kern_fcntl command {cmd}: not modelled"));
+        return f::EINVAL as std::ffi::c_int;
+    }
+    // SAFETY: fcntl on a descriptor number only reports.
+    let l = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if l < 0 {
+        return f::EBADF as std::ffi::c_int;
+    }
+    let mut b = (l & libc::O_ACCMODE) as u32;
+    for (linux, bsd) in [(libc::O_NONBLOCK, f::O_NONBLOCK), (libc::O_APPEND, f::O_APPEND), (libc::O_DIRECT, f::O_DIRECT), (libc::O_DSYNC, f::O_DSYNC)] {
+        if l & linux == linux {
+            b |= bsd;
+        }
+    }
+    if l & libc::O_SYNC == libc::O_SYNC {
+        b |= f::O_SYNC;
+    }
+    // SAFETY: td_retval of the caller's thread.
+    unsafe { *((td as usize + crate::kernel::config().major.td_retval) as *mut i64) = i64::from(b) };
+    0
 }
 
 /// nanouptime(9): the monotonic clock.
