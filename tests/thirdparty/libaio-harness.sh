@@ -28,7 +28,7 @@ version=$(cd libaio-src && dpkg-parsechangelog -S Version 2>/dev/null || echo un
 h=libaio-src/harness
 
 # Build the cases partcheck runs, against the system library (-laio), and its testdir.
-cases=$(cd "$h" && ls cases/*.t | sort -t/ -k2 -n | sed 's/\.t$//' | grep -v -E 'cases/(8|10|23)$')
+cases=$(cd "$h" && ls cases/*.t | sort -V | sed 's/\.t$//' | grep -v -E 'cases/(8|10|23)$')
 make -s -C "$h" LIBAIO=-laio CFLAGS="-Wall -g -O2" $(for c in $cases; do echo "$c.p"; done) >/dev/null
 # The files partcheck makes, afresh before every run (cases write to them).
 fresh() { make -s -C "$h" testdir/rofile testdir/rwfile testdir/wofile >/dev/null; }
@@ -56,7 +56,7 @@ for c in $cases; do
 	for major in 14 15; do
 		log="$work/harness-$n-freebsd$major.log"
 		fresh
-		(cd "$h" && timeout 120 "$kldhost" --freebsd "$major" --module "$root/build/freebsd$major/linuxaio.ko" -- "./$c.p" >"$log" 2>&1)
+		(cd "$h" && timeout 60 "$kldhost" --freebsd "$major" --module "$root/build/freebsd$major/linuxaio.ko" -- "./$c.p" >"$log" 2>&1)
 		status=$?
 		word=$(outcome $status)
 		if grep -q -E "$crash_pattern" "$log"; then

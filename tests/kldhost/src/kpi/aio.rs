@@ -457,26 +457,28 @@ pub unsafe extern "C" fn sys_aio_suspend(td: *mut f::thread, uap: *mut f::aio_su
     }
     let p = curproc() as usize;
     let keys: Vec<usize> = keys.into_iter().filter(|&k| k != 0).collect();
-    loop {
-        let (any_done, any_known) = with(|a| {
-            let mine: Vec<&Job> = a.jobs.iter().filter(|j| j.proc_ == p && keys.contains(&j.ujob)).collect();
-            (mine.iter().any(|j| j.state == State::Done), !mine.is_empty())
-        });
-        if any_done || !any_known {
+    let satisfied = || {
+        with(|a| {
+            let mut mine = a.jobs.iter().filter(|j| j.proc_ == p && keys.contains(&j.ujob)).peekable();
+            mine.peek().is_none() || mine.any(|j| j.state == State::Done)
+        })
+    };
+    if satisfied() {
+        set_retval(td, 0);
+        return 0;
+    }
+    if sbt < 0 {
+        return f::EAGAIN as c_int;
+    }
+    // The check and the sleep are one step, as vfs_aio's under its mutex ("aiospn").
+    let timeout = (sbt > 0).then(|| std::time::Duration::from_nanos(((i128::from(sbt) * 1_000_000_000) >> 32) as u64));
+    match sleep::sleep_until(channel(p) as usize, timeout, true, satisfied) {
+        0 => {
             set_retval(td, 0);
-            return 0;
+            0
         }
-        if sbt < 0 {
-            return f::EAGAIN as c_int;
-        }
-        // SAFETY: a sleep on the process's AIO channel, as aio_suspend's "aiospn".
-        let e = unsafe { sleep::_sleep(channel(p), std::ptr::null_mut(), (f::PRIBIO | f::PCATCH) as c_int, c"aiospn".as_ptr(), sbt, 0, 0) };
-        match e {
-            0 => {}
-            e if e == f::EWOULDBLOCK as c_int => return f::EAGAIN as c_int,
-            e if e == f::ERESTART => return f::EINTR as c_int,
-            e => return e,
-        }
+        e if e == f::EWOULDBLOCK as c_int => f::EAGAIN as c_int,
+        _ => f::EINTR as c_int,
     }
 }
 

@@ -54,6 +54,14 @@ fn signal_errno() -> Option<c_int> {
 /// The sleep itself, once the locks are dealt with: 0 when woken, EWOULDBLOCK on
 /// timeout, EINTR/ERESTART for a signal when `catch`.
 fn sleep_on(chan: usize, timeout: Option<Duration>, catch: bool) -> c_int {
+    sleep_until(chan, timeout, catch, || false)
+}
+
+/// A sleep that cannot miss its wakeup: `done` is asked once the sleeper is on the
+/// channel's queue (what an interlock gives a kernel sleep), and again at every wakeup;
+/// it returns 0 as soon as `done` is true. `done` may take the caller's own locks,
+/// provided no one holds them while calling wakeup.
+pub fn sleep_until(chan: usize, timeout: Option<Duration>, catch: bool, done: impl Fn() -> bool) -> c_int {
     if catch && let Some(e) = signal_errno() {
         return e;
     }
@@ -63,7 +71,7 @@ fn sleep_on(chan: usize, timeout: Option<Duration>, catch: bool) -> c_int {
     let id = q.0;
     q.1.push(Sleeper { id, chan, woken: false });
     let result = loop {
-        if q.1.iter().any(|s| s.id == id && s.woken) {
+        if q.1.iter().any(|s| s.id == id && s.woken) || done() {
             break 0;
         }
         if catch && let Some(e) = signal_errno() {
