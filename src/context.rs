@@ -135,8 +135,8 @@ pub struct Context {
     state: UnsafeCell<Option<State>>,
 }
 
-// SAFETY: atomics, integers, an sx (all-zero before sx_init) and an Option that is None
-// when zeroed.
+// SAFETY: atomics, integers and an sx (all-zero before sx_init) are valid zeroed; the
+// Option is written (`None`) right after allocation, before anything reads or drops it.
 unsafe impl Zeroable for Context {}
 // SAFETY: `state` is only reached through `locked`, under the context's sx lock.
 unsafe impl Sync for Context {}
@@ -358,6 +358,8 @@ pub fn create(td: Thread, nr_events: u32, ctxp: UserPtr<u64>) -> Result<(), Errn
         undo_map(e)
     };
     let ctx = KBox::<Context>::new_zeroed(true).map_err(undo_all)?;
+    // SAFETY: the context is ours alone; write, not assign: nothing to drop yet.
+    unsafe { ctx.state.get().write(None) };
     let state = State::new(nr_events as usize).map_err(undo_all)?;
     let alen = area_len(nr_events);
     let area = vm::map_anon_shared(td, alen).map_err(undo_all)?;
@@ -370,6 +372,7 @@ pub fn create(td: Thread, nr_events: u32, ctxp: UserPtr<u64>) -> Result<(), Errn
     ctx.lock.init(c"linuxaio context");
     // SAFETY: the context is not published yet: this is the only reference.
     unsafe { *ctx.state.get() = Some(state) };
+    // (The assignment drops the None written above.)
     let raw = ctx.into_raw();
     {
         let _g = REGISTRY.exclusive();

@@ -25,6 +25,8 @@ pub enum Op {
 /// Runs `call` with td_retval saved, and returns (its error, what it left in td_retval[0]).
 fn with_retval(td: Thread, call: impl FnOnce() -> c_int) -> (c_int, i64) {
     let saved = td.retval();
+    // As syscallenter does: a call that sets nothing leaves 0, not a stale value.
+    td.set_retval([0, 0]);
     let e = call();
     let r = td.retval()[0];
     td.set_retval(saved);

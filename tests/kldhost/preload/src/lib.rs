@@ -71,7 +71,9 @@ unsafe fn install_fatal_handlers() {
             sa.sa_sigaction = on_fatal as *const () as usize;
             sa.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER;
             libc::sigemptyset(&mut sa.sa_mask);
-            libc::sigaction(sig, &sa, std::ptr::null_mut());
+            if let Some(real) = real_sigaction() {
+                real(sig, &sa, std::ptr::null_mut());
+            }
         }
     }
 }
@@ -144,10 +146,6 @@ extern "C" fn on_sigsys(_sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut
         let uc = &mut *(ctx as *mut libc::ucontext_t);
         let g = &mut uc.uc_mcontext.gregs;
         let args = [libc::REG_RDI, libc::REG_RSI, libc::REG_RDX, libc::REG_R10, libc::REG_R8, libc::REG_R9].map(|r| g[r as usize] as u64);
-        if nr as u32 == SYS_RT_SIGACTION {
-            g[libc::REG_RAX as usize] = rt_sigaction(args);
-            return;
-        }
         if nr as u32 == SYS_EXIT_GROUP {
             kldhost_fini();
             libc::syscall(libc::c_long::from(nr), args[0], 0, 0, 0, 0, EXEC_PASS);
@@ -179,24 +177,12 @@ const SYS_EXECVEAT: u32 = 322;
 /// hooks, but its process still exits, and the module's process_exit handlers, the
 /// unload and the report must still happen.
 const SYS_EXIT_GROUP: u32 = 231;
-/// rt_sigaction is trapped so that the program's signal handlers are wrapped: a signal
-/// that arrives while the thread is inside the kernel model ends an interruptible sleep
-/// there (EINTR, or ERESTART with SA_RESTART), as it would in FreeBSD's kernel, and the
-/// program's handler then runs.
-const SYS_RT_SIGACTION: u32 = 13;
-
-/// `struct kernel_sigaction` on x86_64.
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-struct KSigaction {
-    handler: usize,
-    flags: u64,
-    restorer: usize,
-    mask: u64,
-}
-
+/// The program's signal handlers are wrapped (sigaction and signal are interposed: a
+/// program calls ours before libc's), so that a signal arriving while a thread is
+/// inside the kernel model ends an interruptible sleep there (EINTR, or ERESTART with
+/// SA_RESTART), as in FreeBSD's kernel, and then the program's handler runs.
 const SIG_SLOTS: usize = 65;
-/// The program's own handler and flags for each signal (handler 0 = not wrapped).
+/// The program's own handler and flags for each signal (0 = not wrapped).
 static PROGRAM_HANDLER: [std::sync::atomic::AtomicUsize; SIG_SLOTS] = [const { std::sync::atomic::AtomicUsize::new(0) }; SIG_SLOTS];
 static PROGRAM_FLAGS: [std::sync::atomic::AtomicU64; SIG_SLOTS] = [const { std::sync::atomic::AtomicU64::new(0) }; SIG_SLOTS];
 
@@ -204,8 +190,8 @@ thread_local!(static IN_MODEL: std::cell::Cell<u32> = const { std::cell::Cell::n
 
 /// Every wrapped signal comes here first.
 extern "C" fn wrapped_handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut c_void) {
-    let s = sig as usize;
-    let (handler, flags) = (PROGRAM_HANDLER[s % SIG_SLOTS].load(Ordering::Acquire), PROGRAM_FLAGS[s % SIG_SLOTS].load(Ordering::Acquire));
+    let s = (sig as usize) % SIG_SLOTS;
+    let (handler, flags) = (PROGRAM_HANDLER[s].load(Ordering::Acquire), PROGRAM_FLAGS[s].load(Ordering::Acquire));
     if IN_MODEL.with(|m| m.get()) > 0 {
         kldhost::kpi::signal::post(kldhost::kpi::tid(), flags & libc::SA_RESTART as u64 != 0);
     }
@@ -221,51 +207,79 @@ extern "C" fn wrapped_handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx:
     }
 }
 
-/// The program's rt_sigaction, with its handler wrapped; returns the syscall's result.
-unsafe fn rt_sigaction(args: [u64; 6]) -> i64 {
-    let (sig, act, oact, size) = (args[0] as usize, args[1] as usize, args[2] as usize, args[3]);
-    let passthrough = sig == 0 || sig >= SIG_SLOTS || FATAL.contains(&(sig as libc::c_int));
-    if sig == libc::SIGSYS as usize {
-        // The test bed needs SIGSYS; the program's wish is recorded and kept from the kernel.
+type SigactionFn = unsafe extern "C" fn(libc::c_int, *const libc::sigaction, *mut libc::sigaction) -> libc::c_int;
+
+/// libc's own sigaction.
+fn real_sigaction() -> Option<SigactionFn> {
+    // SAFETY: dlsym(RTLD_NEXT) finds the next definition, libc's; its type is sigaction's.
+    unsafe {
+        let p = libc::dlsym(libc::RTLD_NEXT, c"sigaction".as_ptr());
+        (!p.is_null()).then(|| std::mem::transmute::<*mut c_void, SigactionFn>(p))
+    }
+}
+
+/// The program's sigaction(2): its handler is recorded and the wrapper installed.
+///
+/// # Safety
+/// As sigaction(2).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sigaction(sig: libc::c_int, act: *const libc::sigaction, oact: *mut libc::sigaction) -> libc::c_int {
+    let Some(real) = real_sigaction() else { return -1 };
+    let s = sig as usize;
+    if sig == libc::SIGSYS && ACTIVE.load(Ordering::Acquire) {
+        // The test bed needs SIGSYS for itself.
         return 0;
     }
-    let mut new = if act != 0 && !passthrough {
-        // SAFETY: the program's sigaction structure, as the kernel would read it.
-        unsafe { *(act as *const KSigaction) }
-    } else {
-        KSigaction::default()
-    };
-    let mut newp = 0usize;
-    if act != 0 && !passthrough {
-        let (h, fl) = (new.handler, new.flags);
-        PROGRAM_HANDLER[sig].store(h, Ordering::Release);
-        PROGRAM_FLAGS[sig].store(fl, Ordering::Release);
-        if h > 1 {
-            new.handler = wrapped_handler as *const () as usize;
-            new.flags |= libc::SA_SIGINFO as u64;
+    if s == 0 || s >= SIG_SLOTS || act.is_null() && oact.is_null() || FATAL.contains(&sig) {
+        // SAFETY: the caller's arguments, passed on.
+        return unsafe { real(sig, act, oact) };
+    }
+    let prev = (PROGRAM_HANDLER[s].load(Ordering::Acquire), PROGRAM_FLAGS[s].load(Ordering::Acquire));
+    let mut mine: libc::sigaction;
+    let mut newp = act;
+    if !act.is_null() {
+        // SAFETY: the caller's struct sigaction.
+        mine = unsafe { *act };
+        PROGRAM_HANDLER[s].store(mine.sa_sigaction, Ordering::Release);
+        PROGRAM_FLAGS[s].store(mine.sa_flags as u64, Ordering::Release);
+        if mine.sa_sigaction > 1 {
+            mine.sa_sigaction = wrapped_handler as *const () as usize;
+            mine.sa_flags |= libc::SA_SIGINFO;
         }
-        newp = &new as *const KSigaction as usize;
-    } else if act != 0 {
-        newp = act;
+        newp = &mine;
     }
-    let prev = (PROGRAM_HANDLER.get(sig).map(|h| h.load(Ordering::Acquire)), PROGRAM_FLAGS.get(sig).map(|f| f.load(Ordering::Acquire)));
-    let mut old = KSigaction::default();
-    // SAFETY: the real call, marked for the filter, with our own structures.
-    let r = unsafe { libc::syscall(libc::SYS_rt_sigaction, sig, newp, if oact != 0 { &mut old as *mut KSigaction as usize } else { 0 }, size, 0, EXEC_PASS) };
-    if r < 0 {
-        // SAFETY: errno of this thread.
-        return -i64::from(unsafe { *libc::__errno_location() });
-    }
-    if oact != 0 {
-        if !passthrough && old.handler == wrapped_handler as *const () as usize {
-            // Show the program its own handler, not the wrapper.
-            old.handler = prev.0.unwrap_or(0);
-            old.flags = prev.1.unwrap_or(old.flags);
+    // SAFETY: libc's sigaction with our structure and the caller's out-parameter.
+    let r = unsafe { real(sig, newp, oact) };
+    if r == 0 && !oact.is_null() {
+        // SAFETY: the caller's out-parameter, just filled.
+        unsafe {
+            if (*oact).sa_sigaction == wrapped_handler as *const () as usize {
+                (*oact).sa_sigaction = prev.0;
+                (*oact).sa_flags = prev.1 as libc::c_int;
+            }
         }
-        // SAFETY: the program's out-parameter.
-        unsafe { *(oact as *mut KSigaction) = old };
     }
-    0
+    r
+}
+
+/// The program's signal(3): BSD semantics (SA_RESTART), through the interposed sigaction.
+///
+/// # Safety
+/// As signal(3).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn signal(sig: libc::c_int, handler: libc::sighandler_t) -> libc::sighandler_t {
+    // SAFETY: plain structures for sigaction.
+    unsafe {
+        let mut act: libc::sigaction = std::mem::zeroed();
+        act.sa_sigaction = handler;
+        act.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut act.sa_mask);
+        let mut old: libc::sigaction = std::mem::zeroed();
+        if sigaction(sig, &act, &mut old) != 0 {
+            return libc::SIG_ERR;
+        }
+        old.sa_sigaction
+    }
 }
 
 /// A seccomp filter program with symbolic jump targets.
@@ -310,7 +324,9 @@ unsafe fn install() -> Result<(), String> {
         sa.sa_sigaction = on_sigsys as *const () as usize;
         sa.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER;
         libc::sigemptyset(&mut sa.sa_mask);
-        if libc::sigaction(libc::SIGSYS, &sa, std::ptr::null_mut()) != 0 {
+        // libc's own sigaction: ours (interposed) keeps SIGSYS from programs.
+        let real = real_sigaction().ok_or("no libc sigaction")?;
+        if real(libc::SIGSYS, &sa, std::ptr::null_mut()) != 0 {
             return Err(format!("sigaction: {}", std::io::Error::last_os_error()));
         }
         // struct seccomp_data: nr @0, arch @4, args[i] @16 + 8 i (low word first).
@@ -324,8 +340,7 @@ unsafe fn install() -> Result<(), String> {
             Label("n7"),
             JumpEq(SYS_EXIT_GROUP, "exec", "n8"),
             Label("n8"),
-            JumpEq(SYS_RT_SIGACTION, "exec", "n9"),
-            Label("n9"),
+
             JumpEq(SYS_EXECVEAT, "exec", "allow"),
             Label("exec"),
             Load(16 + 5 * 8),
