@@ -24,7 +24,7 @@ OBJCOPY := llvm-objcopy-$(LLVM_VERSION)
 
 # What `make` needs, as Debian packages (bookworm's rustc-web is 1.96).
 DEBIAN_PACKAGES := rustc-web cargo-web rust-web-src lld-$(LLVM_VERSION) llvm-$(LLVM_VERSION) \
-                   libclang-dev python3-pip
+                   libclang-dev python3-pip libaio-dev
 
 BINDGEN := target/debug/linuxaio-bindgen
 KLDLINT := target/debug/kldlint
@@ -41,6 +41,7 @@ setup:
 	[ -f /usr/lib/rustlib/src/rust/library/Cargo.lock ] || missing=1; \
 	ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || missing=1; \
 	python3 -m pip --version >/dev/null 2>&1 || missing=1; \
+	[ -e /usr/include/libaio.h ] || missing=1; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			echo "make: installing $(DEBIAN_PACKAGES)"; \

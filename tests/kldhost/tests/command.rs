@@ -139,3 +139,31 @@ fn exec_and_underscore_exit_still_reach_the_report() {
     assert_eq!(out.status.code(), Some(7), "{stderr}");
     assert!(stderr.contains("kldunload linuxaio.ko: ok"), "{stderr}");
 }
+
+#[test]
+fn a_libaio_program_gets_its_answers_from_the_module() {
+    // Debian's libaio, as applications use it (libaio-dev is installed by `make setup`).
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs/aio_libaio.c");
+    let exe = std::env::temp_dir().join(format!("kldhost-libaio-{}", std::process::id()));
+    let built = Command::new("cc").arg("-o").arg(&exe).arg(&src).arg("-laio").status().expect("cc");
+    assert!(built.success(), "cc {} -laio (is libaio-dev installed?)", src.display());
+    let native = text(&Command::new(&exe).output().unwrap().stdout);
+    assert!(native.contains("io_queue_init=0") && native.contains("res=512"), "natively: {native}");
+    let run = |flags: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_kldhost"))
+            .arg("--module")
+            .arg(root().join("build/freebsd15/linuxaio.ko"))
+            .args(flags)
+            .arg("--")
+            .arg(&exe)
+            .output()
+            .unwrap();
+        (text(&out.stdout), text(&out.stderr))
+    };
+    let (with, stderr) = run(&[]);
+    assert_eq!(with, native, "{stderr}");
+    assert!(stderr.contains("served by the module, 0 by stock stubs"), "{stderr}");
+    // The same program with the gate closed: ENOSYS, as stock FreeBSD.
+    let (without, _) = run(&["--no-aio"]);
+    assert_eq!(without.trim(), "io_queue_init=-38");
+}
