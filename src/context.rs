@@ -72,6 +72,10 @@ pub const WAITERS: u32 = 8;
 pub const SUSPEND_MAX: usize = 256;
 /// A waiter's scratch in user memory: the key list, then a `struct timespec`.
 pub const SCRATCH: usize = SUSPEND_MAX * 8 + 16;
+/// The most requests one context holds (in flight plus finished, not yet delivered):
+/// its size, but no more than this, which bounds the kernel memory a context takes
+/// (about 2.3 MiB) whatever `compat.linux.aio.max_nr` is raised to.
+pub const SLOTS_MAX: u32 = 65536;
 
 /// One request slot: a Linux iocb in flight as a native job, or its finished event
 /// waiting to be delivered. Slot i's native `struct aiocb` lives in the context's user
@@ -183,7 +187,7 @@ impl Context {
             }
             match self.waiters.compare_exchange(cur, cur | (1 << free), Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => {
-                    let base = self.area.load(Ordering::Relaxed) + scratch_offset(self.nr_events()) + free as usize * SCRATCH;
+                    let base = self.area.load(Ordering::Relaxed) + scratch_offset(self.nr_events().min(SLOTS_MAX)) + free as usize * SCRATCH;
                     return Some(Scratch { ctx: self, bit: free, base });
                 }
                 Err(now) => cur = now,
@@ -360,8 +364,9 @@ pub fn create(td: Thread, nr_events: u32, ctxp: UserPtr<u64>) -> Result<(), Errn
     let ctx = KBox::<Context>::new_zeroed(true).map_err(undo_all)?;
     // SAFETY: the context is ours alone; write, not assign: nothing to drop yet.
     unsafe { ctx.state.get().write(None) };
-    let state = State::new(nr_events as usize).map_err(undo_all)?;
-    let alen = area_len(nr_events);
+    let nslots = nr_events.min(SLOTS_MAX);
+    let state = State::new(nslots as usize).map_err(undo_all)?;
+    let alen = area_len(nslots);
     let area = vm::map_anon_shared(td, alen).map_err(undo_all)?;
     ctx.owner.store(td.proc_(), Ordering::Relaxed);
     ctx.ring.store(ring, Ordering::Relaxed);

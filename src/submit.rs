@@ -98,7 +98,8 @@ fn queue(td: Thread, ctx: &Context, slot: usize, obj: u64, iocb: &linux::iocb) -
         return Err(Errno::EINVAL);
     }
     // Linux clears aio_key in the user's iocb; the iocb must be writable.
-    UserPtr::<u32>::new(obj as usize + core::mem::offset_of!(linux::iocb, aio_key)).write(&0)?;
+    let key = (obj as usize).checked_add(core::mem::offset_of!(linux::iocb, aio_key)).ok_or(Errno::EFAULT)?;
+    UserPtr::<u32>::new(key).write(&0)?;
     let opcode = u32::from(iocb.aio_lio_opcode);
     let op = match opcode {
         linux::IOCB_CMD_PREAD => Op::Read,
@@ -156,7 +157,7 @@ fn check_iovecs(base: u64, count: u64) -> Result<(), Errno> {
     for k in 0..count {
         let at = base.checked_add(k * 16).ok_or(Errno::EFAULT)?;
         let iov_base = UserPtr::<u64>::new(at as usize).read()?;
-        let iov_len = UserPtr::<u64>::new(at as usize + 8).read()?;
+        let iov_len = UserPtr::<u64>::new((at as usize).checked_add(8).ok_or(Errno::EFAULT)?).read()?;
         if iov_base.checked_add(iov_len).is_none_or(|end| end > USER_END) {
             return Err(Errno::EFAULT);
         }

@@ -26,7 +26,7 @@ pub extern "C" fn entry(td: *mut f::thread, args: *mut c_void) -> c_int {
             return Err(Errno::EINVAL);
         }
         let ctx = context::lookup(td, args.get(0)).ok_or(Errno::EINVAL)?;
-        let nr = nr.min(i64::from(ctx.nr_events())) as u64;
+        let nr = nr.min(i64::from(ctx.nr_events().min(context::SLOTS_MAX))) as u64;
         let iocbpp = args.get(2);
         let mut done = 0u64;
         while done < nr {
