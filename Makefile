@@ -83,8 +83,12 @@ bindings: host-tools
 
 # ---- tests ------------------------------------------------------------------------
 
-test: all unit-test testbed-test thirdparty-test bindings-check lint-test
-	@echo "make test: all tests passed"
+TEST_STAGES := unit-test testbed-test thirdparty-test bindings-check lint-test
+
+# Every stage stops make on a failure; reaching the end means all of them passed.
+test: all $(TEST_STAGES)
+	@echo "make test: every stage passed ($(TEST_STAGES))"
+	@echo "stages: $(words $(TEST_STAGES)) passed, 0 failed"
 
 # Host unit tests: the tools, and the module's pure logic for each major.
 unit-test: setup
