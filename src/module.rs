@@ -2,8 +2,9 @@
 //! malloc type, its sysctls, and the handler of its module events.
 //!
 //! Load: find native AIO, check that the six `linux_sysent` slots hold the stock
-//! stubs, add the sysctls, install the entries. Unload: refuse while any Linux AIO
-//! context exists, restore the slots (waiting for calls inside), remove the sysctls.
+//! stubs, set up the context registry, add the sysctls, register the exit and exec
+//! handlers, install the entries. Unload: refuse while any Linux AIO context exists,
+//! then undo all of that in reverse (restoring the slots waits for calls inside).
 //! A failed load undoes what it did, and the `MOD_UNLOAD` the kernel sends after a
 //! failed `MOD_LOAD` then finds nothing left to undo.
 //!
@@ -161,8 +162,8 @@ fn undo() -> Result<(), Errno> {
     }
     // SAFETY: see above.
     if let Some((exit, exec)) = unsafe { LOADED.with(|l| l.handlers.take()) } {
-        eventhandler::deregister(c"process_exit", exit);
-        eventhandler::deregister(c"process_exec", exec);
+        eventhandler::deregister(exit);
+        eventhandler::deregister(exec);
     }
     // SAFETY: see above.
     if unsafe { LOADED.with(|l| l.sysctls) } {

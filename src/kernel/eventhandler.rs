@@ -23,8 +23,7 @@ pub fn register(list: &'static CStr, func: *mut c_void, priority: c_int) -> Tag 
 }
 
 /// eventhandler_deregister; waits for invocations under way.
-pub fn deregister(list: &'static CStr, tag: Tag) {
-    let _ = list;
+pub fn deregister(tag: Tag) {
     // SAFETY: a tag from `register`, given back once.
     unsafe { f::eventhandler_deregister(core::ptr::null_mut(), tag.0) };
 }

@@ -7,7 +7,7 @@
 use crate::arena::arena;
 use crate::freebsd::common as f;
 use crate::kernel::{Config, config, console_print, violation};
-use crate::kpi::{lock, sysctl};
+use crate::kpi::lock;
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::ffi::{c_int, c_void};
@@ -362,9 +362,4 @@ pub unsafe extern "C" fn kern_syscall_deregister(sysents: *mut f::sysent, offset
     // SAFETY: the slot is ABSENT (no call can be inside); `old` is the caller's saved entry.
     unsafe { table().add(n).write_volatile(*old) };
     0
-}
-
-/// Reads `compat.linux.aio.enable`-style integer sysctls for the command line.
-pub fn sysctl(path: &str) -> Result<i64, c_int> {
-    sysctl::read(path)
 }

@@ -104,12 +104,6 @@ pub fn reset() {
     ENABLE_UNSAFE.store(0, Ordering::Relaxed);
 }
 
-/// Jobs of the calling process not yet reaped (what `max_aio_queue_per_proc` counts).
-pub fn jobs_of_curproc() -> usize {
-    let p = curproc() as usize;
-    with(|a| a.jobs.iter().filter(|j| j.proc_ == p).count())
-}
-
 /// The channel aio_suspend sleeps on: `&p->p_aioinfo`.
 fn channel(proc_: usize) -> *const c_void {
     (proc_ + offset_of!(f::proc_, p_aioinfo)) as *const c_void
