@@ -29,7 +29,7 @@ DEBIAN_PACKAGES := rustc-web cargo-web rust-web-src lld-$(LLVM_VERSION) llvm-$(L
 BINDGEN := target/debug/linuxaio-bindgen
 KLDLINT := target/debug/kldlint
 
-.PHONY: all setup headers host-tools bindings test unit-test testbed-test thirdparty-test lint-test bindings-check clean FORCE
+.PHONY: all setup headers host-tools bindings test unit-test testbed-test thirdparty-test lint-test bindings-check man-test clean FORCE
 .DEFAULT_GOAL := all
 
 all: $(foreach m,$(MAJORS),$(BUILD)/freebsd$(m)/linuxaio.ko)
@@ -83,7 +83,7 @@ bindings: host-tools
 
 # ---- tests ------------------------------------------------------------------------
 
-TEST_STAGES := unit-test testbed-test thirdparty-test bindings-check lint-test
+TEST_STAGES := unit-test testbed-test thirdparty-test bindings-check lint-test man-test
 
 # Every stage stops make on a failure; reaching the end means all of them passed.
 test: all $(TEST_STAGES)
@@ -122,6 +122,10 @@ lint-test: all
 			--depend kernel:$$v:$$v:$$max --depend linux64:1:1:1 --depend linux_common:1:1:1 \
 			$(BUILD)/freebsd$$m/linuxaio.ko; \
 	done
+
+# linuxaio(4) must pass mandoc's lint.
+man-test:
+	bash tests/man/lint.sh kmod/linuxaio.4
 
 clean:
 	rm -rf $(BUILD) target

@@ -91,6 +91,7 @@ pub type au_tid_addr_t = au_tid_addr;
 pub type au_mask_t = au_mask;
 pub type domainset_t = _domainset;
 pub type thread_td_states = core::ffi::c_uint;
+pub type _bindgen_ty_3 = core::ffi::c_uint;
 pub type proc_p_states = core::ffi::c_uint;
 pub type sy_call_t = ::core::option::Option<
     unsafe extern "C" fn(
@@ -1982,6 +1983,8 @@ pub struct vattr {
 pub struct sf_buf {
     pub _address: u8,
 }
+pub const _SIG_WORDS: u32 = 4;
+pub const _SIG_MAXSIG: u32 = 128;
 pub const MAXCOMLEN: u32 = 19;
 pub const EPERM: u32 = 1;
 pub const ENOENT: u32 = 2;
@@ -2136,11 +2139,53 @@ pub const SX_QUIET: u32 = 8;
 pub const SX_RECURSE: u32 = 32;
 pub const SX_NEW: u32 = 64;
 pub const SX_INTERRUPTIBLE: u32 = 64;
+pub const SIGSTKSZ: u32 = 34816;
+pub const SIGHUP: u32 = 1;
+pub const SIGINT: u32 = 2;
+pub const SIGQUIT: u32 = 3;
+pub const SIGILL: u32 = 4;
+pub const SIGTRAP: u32 = 5;
+pub const SIGABRT: u32 = 6;
+pub const SIGIOT: u32 = 6;
+pub const SIGEMT: u32 = 7;
+pub const SIGFPE: u32 = 8;
+pub const SIGKILL: u32 = 9;
+pub const SIGBUS: u32 = 10;
+pub const SIGSEGV: u32 = 11;
+pub const SIGSYS: u32 = 12;
+pub const SIGPIPE: u32 = 13;
+pub const SIGALRM: u32 = 14;
+pub const SIGTERM: u32 = 15;
+pub const SIGURG: u32 = 16;
+pub const SIGSTOP: u32 = 17;
+pub const SIGTSTP: u32 = 18;
+pub const SIGCONT: u32 = 19;
+pub const SIGCHLD: u32 = 20;
+pub const SIGTTIN: u32 = 21;
+pub const SIGTTOU: u32 = 22;
+pub const SIGIO: u32 = 23;
+pub const SIGXCPU: u32 = 24;
+pub const SIGXFSZ: u32 = 25;
+pub const SIGVTALRM: u32 = 26;
+pub const SIGPROF: u32 = 27;
+pub const SIGWINCH: u32 = 28;
+pub const SIGINFO: u32 = 29;
+pub const SIGUSR1: u32 = 30;
+pub const SIGUSR2: u32 = 31;
+pub const SIGTHR: u32 = 32;
+pub const SIGLWP: u32 = 32;
+pub const SIGLIBRT: u32 = 33;
+pub const SIGRTMIN: u32 = 65;
+pub const SIGRTMAX: u32 = 126;
 pub const SIGEV_NONE: u32 = 0;
 pub const SIGEV_SIGNAL: u32 = 1;
 pub const SIGEV_THREAD: u32 = 2;
 pub const SIGEV_KEVENT: u32 = 3;
 pub const SIGEV_THREAD_ID: u32 = 4;
+pub const SIG_BLOCK: u32 = 1;
+pub const SIG_UNBLOCK: u32 = 2;
+pub const SIG_SETMASK: u32 = 3;
+pub const TDP_OLDMASK: u32 = 1;
 pub const SY_THR_STATIC: u32 = 1;
 pub const SY_THR_DRAINING: u32 = 2;
 pub const SY_THR_ABSENT: u32 = 4;
@@ -4500,6 +4545,28 @@ const _: () = {
         "Offset of field: thread::td_ktr_io_lim",
     ][::core::mem::offset_of!(thread, td_ktr_io_lim) - 1816usize];
 };
+pub const TDA_AST: _bindgen_ty_3 = 0;
+pub const TDA_OWEUPC: _bindgen_ty_3 = 1;
+pub const TDA_HWPMC: _bindgen_ty_3 = 2;
+pub const TDA_VFORK: _bindgen_ty_3 = 3;
+pub const TDA_ALRM: _bindgen_ty_3 = 4;
+pub const TDA_PROF: _bindgen_ty_3 = 5;
+pub const TDA_MAC: _bindgen_ty_3 = 6;
+pub const TDA_SCHED: _bindgen_ty_3 = 7;
+pub const TDA_UFS: _bindgen_ty_3 = 8;
+pub const TDA_GEOM: _bindgen_ty_3 = 9;
+pub const TDA_KQUEUE: _bindgen_ty_3 = 10;
+pub const TDA_RACCT: _bindgen_ty_3 = 11;
+pub const TDA_MOD1: _bindgen_ty_3 = 12;
+pub const TDA_MOD2: _bindgen_ty_3 = 13;
+pub const TDA_PSELECT: _bindgen_ty_3 = 14;
+pub const TDA_SIG: _bindgen_ty_3 = 15;
+pub const TDA_KTRACE: _bindgen_ty_3 = 16;
+pub const TDA_SUSPEND: _bindgen_ty_3 = 17;
+pub const TDA_SIGSUSPEND: _bindgen_ty_3 = 18;
+pub const TDA_MOD3: _bindgen_ty_3 = 19;
+pub const TDA_MOD4: _bindgen_ty_3 = 20;
+pub const TDA_MAX: _bindgen_ty_3 = 21;
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
     [
@@ -8677,6 +8744,7 @@ unsafe extern "C" {
         file: *const core::ffi::c_char,
         line: core::ffi::c_int,
     );
+    pub fn ast_sched(td: *mut thread, tda: core::ffi::c_int);
     pub fn kern_syscall_deregister(
         sysents: *mut sysent,
         offset: core::ffi::c_int,
@@ -8767,5 +8835,12 @@ unsafe extern "C" {
     ) -> core::ffi::c_int;
     pub fn kern_mmap(td: *mut thread, mrp: *const mmap_req) -> core::ffi::c_int;
     pub fn kern_munmap(td: *mut thread, addr: usize, size: usize) -> core::ffi::c_int;
+    pub fn kern_sigprocmask(
+        td: *mut thread,
+        how: core::ffi::c_int,
+        set: *mut sigset_t,
+        oset: *mut sigset_t,
+        flags: core::ffi::c_int,
+    ) -> core::ffi::c_int;
     pub static mut mp_ncpus: core::ffi::c_int;
 }

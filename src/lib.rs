@@ -34,6 +34,7 @@ pub mod context;
 pub mod events;
 pub mod gate;
 pub mod kernel;
+pub mod linux_sigset;
 pub mod linux_sysent;
 pub mod module;
 pub mod native;

@@ -14,6 +14,7 @@ pub mod malloc;
 pub mod module;
 pub mod print;
 pub mod serialized;
+pub mod signal;
 pub mod sleep;
 pub mod sx;
 pub mod sysctl;

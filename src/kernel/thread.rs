@@ -45,4 +45,20 @@ impl Thread {
         // SAFETY: td_proc of the live struct thread.
         unsafe { (*self.0).td_proc }
     }
+
+    /// `td_pflags`: flags only the thread itself reads and writes (no lock needed).
+    pub fn pflags(self) -> core::ffi::c_int {
+        // SAFETY: td_pflags of the live struct thread; the calling thread owns it.
+        unsafe { (*self.0).td_pflags }
+    }
+
+    pub fn set_pflags(self, v: core::ffi::c_int) {
+        // SAFETY: as in pflags.
+        unsafe { (*self.0).td_pflags = v };
+    }
+
+    /// `&td_oldsigmask`: where a call's temporary signal mask saves the thread's own.
+    pub fn oldsigmask_ptr(self) -> *mut f::sigset_t {
+        (self.0 as usize + offset_of!(f::thread, td_oldsigmask)) as *mut f::sigset_t
+    }
 }

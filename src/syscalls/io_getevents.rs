@@ -8,6 +8,7 @@ use crate::bindings::freebsd as f;
 use crate::context;
 use crate::events;
 use crate::kernel::Errno;
+use crate::kernel::signal;
 use crate::kernel::thread::Thread;
 use crate::kernel::user::UserPtr;
 use core::ffi::{c_int, c_void};
@@ -15,8 +16,13 @@ use core::ffi::{c_int, c_void};
 /// How many argument registers the call takes (`sy_narg`).
 pub const NARG: u8 = 5;
 
-/// io_getevents and io_pgetevents after their own argument reading.
-pub fn getevents(td: Thread, ctx_id: u64, min_nr: i64, nr: i64, events: u64, timeout: Option<[i64; 2]>) -> Result<(), Errno> {
+/// io_getevents and io_pgetevents after their own argument reading. `mask`, from
+/// io_pgetevents, is the signal mask in force until the call returns.
+pub fn getevents(td: Thread, ctx_id: u64, min_nr: i64, nr: i64, events: u64, timeout: Option<[i64; 2]>, mask: Option<f::sigset_t>) -> Result<(), Errno> {
+    // Linux installs the mask before it looks at the context.
+    if let Some(set) = mask {
+        signal::mask_until_return(td, &set)?;
+    }
     let ctx = context::lookup(td, ctx_id).ok_or(Errno::EINVAL)?;
     if min_nr < 0 || min_nr > nr {
         return Err(Errno::EINVAL);
@@ -33,6 +39,6 @@ pub extern "C" fn entry(td: *mut f::thread, args: *mut c_void) -> c_int {
             0 => None,
             at => Some(UserPtr::<[i64; 2]>::new(at as usize).read()?),
         };
-        getevents(td, args.get(0), args.get(1) as i64, args.get(2) as i64, args.get(3), timeout)
+        getevents(td, args.get(0), args.get(1) as i64, args.get(2) as i64, args.get(3), timeout, None)
     })
 }

@@ -5,8 +5,8 @@
 //! in `td_retval[0]`, and returns 0 or a positive FreeBSD errno, which the Linux sysvec
 //! turns into the negative Linux errno the program sees.
 //!
-//! What is not implemented yet (IOCB_CMD_POLL, IOCB_FLAG_RESFD, io_pgetevents' signal
-//! mask) answers EINVAL or ENOSYS; see the README's status table.
+//! What is not implemented yet (IOCB_CMD_POLL, IOCB_FLAG_RESFD) answers EINVAL; see the
+//! README's status table.
 
 pub mod io_cancel;
 pub mod io_destroy;

@@ -165,7 +165,7 @@ const FREEBSD_FUNCTIONS: &[&str] = &[
     "wakeup", "wakeup_one", "kern_mmap", "kern_munmap", "eventhandler_register",
     "eventhandler_deregister", "sys_aio_read", "sys_aio_write", "sys_aio_readv", "sys_aio_writev",
     "sys_aio_fsync", "sys_aio_return", "sys_aio_error", "sys_aio_cancel", "sys_aio_suspend",
-    "nanouptime", "kern_fcntl",
+    "nanouptime", "kern_fcntl", "kern_sigprocmask", "ast_sched",
     "printf", "panic", "kern_syscall_deregister", "pause_sbt", "sysctl_add_oid",
     "sysctl_ctx_init", "sysctl_ctx_free", "sysctl_handle_int",
 ];
@@ -181,6 +181,8 @@ const FREEBSD_CONSTANTS: &[&str] = &[
     "O_SYNC", "O_DSYNC", "O_RDONLY", "O_WRONLY", "O_RDWR", "O_ACCMODE", "IOSIZE_MAX", "SSIZE_MAX",
     "O_DIRECT", "O_APPEND", "O_NONBLOCK", "F_GETFL",
     "PAGE_SIZE", "SX_[A-Z]+", "VM_MAXUSER_ADDRESS", "EINPROGRESS", "UIO_MAXIOV",
+    "SIG[A-Z]+[0-9]*", "SIG_BLOCK", "SIG_UNBLOCK", "SIG_SETMASK", "_SIG_MAXSIG", "_SIG_WORDS",
+    "TDP_OLDMASK", "TDA_[A-Z0-9_]+",
 ];
 
 fn freebsd_clang_args(h: &FreeBsdHeaders) -> Result<(Vec<String>, Option<tempdir::TempDir>), Error> {

@@ -28,6 +28,10 @@ pub struct Major {
     pub td_sa_args: usize,
     pub proc_size: usize,
     pub p_pid: usize,
+    pub td_pflags: usize,
+    pub td_oldsigmask: usize,
+    /// The AST that restores td_oldsigmask (its number differs between the majors).
+    pub tda_sigsuspend: u32,
 }
 
 impl Major {
@@ -44,6 +48,9 @@ impl Major {
                 td_sa_args: offset_of!(fbsd14::thread, td_sa) + offset_of!(fbsd14::syscall_args, args),
                 proc_size: size_of::<fbsd14::proc_>(),
                 p_pid: offset_of!(fbsd14::proc_, p_pid),
+                td_pflags: offset_of!(fbsd14::thread, td_pflags),
+                td_oldsigmask: offset_of!(fbsd14::thread, td_oldsigmask),
+                tda_sigsuspend: fbsd14::TDA_SIGSUSPEND,
             }),
             15 => Some(Major {
                 major,
@@ -55,6 +62,9 @@ impl Major {
                 td_sa_args: offset_of!(fbsd15::thread, td_sa) + offset_of!(fbsd15::syscall_args, args),
                 proc_size: size_of::<fbsd15::proc_>(),
                 p_pid: offset_of!(fbsd15::proc_, p_pid),
+                td_pflags: offset_of!(fbsd15::thread, td_pflags),
+                td_oldsigmask: offset_of!(fbsd15::thread, td_oldsigmask),
+                tda_sigsuspend: fbsd15::TDA_SIGSUSPEND,
             }),
             _ => None,
         }

@@ -289,8 +289,9 @@ fn syscall_once(number: usize, args: [u64; 6]) -> Option<i64> {
     if lock::sleep_forbidden().is_some() {
         violation(format!("system call {number} returned with a lock held"));
     }
-    // Back to user mode: a pending signal is delivered now.
+    // Back to user mode: a pending signal is delivered now, then the ASTs run.
     crate::kpi::signal::delivered();
+    crate::kpi::signal::return_to_user(td);
     Some(match error {
         // SAFETY: as above.
         0 => unsafe { *retval(td) },

@@ -74,3 +74,8 @@ fn io_setup_and_io_destroy() {
 fn io_submit_io_getevents_io_cancel() {
     conform("submit_events");
 }
+
+#[test]
+fn io_pgetevents_signal_mask() {
+    conform("pgetevents_mask");
+}

@@ -160,8 +160,13 @@ extern "C" fn on_sigsys(_sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut
             return;
         }
         IN_MODEL.with(|m| m.set(m.get() + 1));
+        kldhost::kpi::signal::call_entered(&uc.uc_sigmask);
         let rax = kldhost::linuxulator::syscall(nr as usize, args);
         IN_MODEL.with(|m| m.set(m.get() - 1));
+        // The mask the kernel leaves the thread with; sigreturn installs it.
+        if let Some(mask) = kldhost::kpi::signal::call_left() {
+            uc.uc_sigmask = mask;
+        }
         g[libc::REG_RAX as usize] = rax;
     }
 }

@@ -90,6 +90,8 @@ pub fn lookup(name: &str) -> Option<(Provider, Resolved)> {
         "sys_aio_return" => f(Kernel, aio::sys_aio_return as *const () as usize),
         "sys_aio_cancel" => f(Kernel, aio::sys_aio_cancel as *const () as usize),
         "sys_aio_suspend" => f(Kernel, aio::sys_aio_suspend as *const () as usize),
+        "kern_sigprocmask" => f(Kernel, signal::kern_sigprocmask as *const () as usize),
+        "ast_sched" => f(Kernel, signal::ast_sched as *const () as usize),
         "kern_fcntl" => f(Kernel, kern_fcntl as *const () as usize),
         "nanouptime" => f(Kernel, nanouptime as *const () as usize),
         "kern_mmap" => f(Kernel, vm::kern_mmap as *const () as usize),
