@@ -174,7 +174,16 @@ static PROC: AtomicUsize = AtomicUsize::new(0);
 /// Bumped by `new_process`, so that threads make a new `struct thread` for it.
 static GENERATION: AtomicUsize = AtomicUsize::new(1);
 
+/// Serialises the first `curproc`: threads that make their first call at once must
+/// all get the one process (a second one would give some of them another `td_proc`).
+static FIRST_PROC: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 pub fn curproc() -> *mut f::proc_ {
+    let p = PROC.load(Ordering::Acquire);
+    if p != 0 {
+        return p as *mut f::proc_;
+    }
+    let _first = FIRST_PROC.lock().unwrap_or_else(|e| e.into_inner());
     let p = PROC.load(Ordering::Acquire);
     if p != 0 {
         return p as *mut f::proc_;

@@ -561,3 +561,27 @@ fn erestart_enters_the_call_again() {
     assert_eq!(linuxulator::syscall(206, [0; 6]), 0);
     assert_eq!(TRIES.load(Ordering::SeqCst), 2);
 }
+
+#[test]
+fn threads_that_enter_the_kernel_at_once_share_one_process() {
+    // A program whose threads all make their first system call together (libaio
+    // harness 18.t) must get one `struct proc`: a second one would make some threads'
+    // contexts belong to another process.
+    for _ in 0..20 {
+        let _k = boot();
+        let start = std::sync::Barrier::new(16);
+        let procs: Vec<usize> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..16)
+                .map(|_| {
+                    s.spawn(|| {
+                        start.wait();
+                        let td = linuxulator::curthread();
+                        unsafe { *((td as usize + kernel::config().major.td_proc) as *const usize) }
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(procs.iter().all(|&p| p != 0 && p == procs[0]), "td_proc differs between threads: {procs:x?}");
+    }
+}
