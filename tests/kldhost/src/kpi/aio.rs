@@ -242,7 +242,9 @@ fn queue(td: *mut f::thread, ujob: usize, op: Op) -> c_int {
             std::thread::spawn(worker);
         }
     });
-    WORK.notify_all();
+    // One idle daemon is enough for one job (waking all of them for each job made the
+    // model spend its time in futex wakeups).
+    WORK.notify_one();
     set_retval(td, 0);
     0
 }
@@ -280,7 +282,9 @@ fn worker() {
                 j.proc_
             })
         });
-        WORK.notify_all();
+        // This daemon looks for more work itself; one more may be needed where the job
+        // was holding others back (the per-process limit, fsync ordering).
+        WORK.notify_one();
         if let Some(p) = proc_ {
             // SAFETY: the channel is an address; wakeup only compares it.
             unsafe { sleep::wakeup(channel(p)) };
@@ -379,7 +383,6 @@ pub unsafe extern "C" fn sys_aio_return(td: *mut f::thread, uap: *mut f::aio_ret
     let Some(job) = job else { return f::EINVAL as c_int };
     // SAFETY: the job's own dup.
     unsafe { libc::close(job.file) };
-    WORK.notify_all();
     set_retval(td, job.status);
     store(ujob, Some(job.status), Some(c_long::from(job.error)));
     job.error
