@@ -29,7 +29,7 @@ DEBIAN_PACKAGES := rustc-web cargo-web rust-web-src lld-$(LLVM_VERSION) llvm-$(L
 BINDGEN := target/debug/linuxaio-bindgen
 KLDLINT := target/debug/kldlint
 
-.PHONY: all setup headers host-tools bindings test unit-test testbed-test thirdparty-test lint-test bindings-check man-test clean FORCE
+.PHONY: all setup headers host-tools bindings test unit-test testbed-test thirdparty-test lint-test bindings-check man-test vm-harness-test vm-test vm-bench vm-payload check-freebsd clean FORCE
 .DEFAULT_GOAL := all
 
 all: $(foreach m,$(MAJORS),$(BUILD)/freebsd$(m)/linuxaio.ko)
@@ -83,7 +83,7 @@ bindings: host-tools
 
 # ---- tests ------------------------------------------------------------------------
 
-TEST_STAGES := unit-test testbed-test thirdparty-test bindings-check lint-test man-test
+TEST_STAGES := unit-test testbed-test thirdparty-test bindings-check lint-test man-test vm-harness-test
 
 # Every stage stops make on a failure; reaching the end means all of them passed.
 test: all $(TEST_STAGES)
@@ -122,6 +122,36 @@ lint-test: all
 			--depend kernel:$$v:$$v:$$max --depend linux64:1:1:1 --depend linux_common:1:1:1 \
 			$(BUILD)/freebsd$$m/linuxaio.ko; \
 	done
+
+# The VM harness's own logic (image handling, payload, console, results, a real QEMU
+# without FreeBSD). Each test says what it does not prove.
+vm-harness-test: all
+	bash vm-harness/tests/setup.sh
+	cd vm-harness && python3 -m unittest discover -s tests -t . -v
+
+# ---- real FreeBSD (vm-harness/README.md) ---------------------------------------------
+
+# Boots FREEBSD_IMAGE (or FREEBSD_VERSION's CI image, downloaded) in QEMU and runs the
+# payload there. Exits 77 when no image is available, saying how to give one.
+vm-test: all
+	bash vm-harness/tests/setup.sh
+	LIBAIO_HARNESS_BUILD_ONLY=1 bash tests/thirdparty/libaio-harness.sh /dev/null $(BUILD)
+	cd vm-harness && python3 -m vmharness run
+
+vm-bench: all
+	bash vm-harness/tests/setup.sh
+	LIBAIO_HARNESS_BUILD_ONLY=1 bash tests/thirdparty/libaio-harness.sh /dev/null $(BUILD)
+	cd vm-harness && python3 -m vmharness bench
+
+# The payload alone (build/vm/payload and build/vm/payload.iso), e.g. for a FreeBSD host.
+vm-payload: all
+	bash vm-harness/tests/setup.sh
+	LIBAIO_HARNESS_BUILD_ONLY=1 bash tests/thirdparty/libaio-harness.sh /dev/null $(BUILD)
+	cd vm-harness && python3 -m vmharness payload --out ../build/vm/payload --iso ../build/vm/payload.iso
+
+# On a FreeBSD host: build the module here, load it, run a payload made on Linux.
+check-freebsd:
+	sh vm-harness/check-freebsd.sh $(PAYLOAD)
 
 # linuxaio(4) must pass mandoc's lint.
 man-test:

@@ -18,16 +18,8 @@ version=$(fio --version)
 # Each job writes a file of its own in a fresh directory.
 data="$work/fio-data"
 common="--ioengine=libaio --size=8m --bs=4k --directory=$data --group_reporting=1"
-# name | options
-jobs=(
-	"randwrite-qd32-verify|--rw=randwrite --iodepth=32 --verify=crc32c"
-	"vectored|--rw=randwrite --iodepth=32 --verify=crc32c --libaio_vectored=1"
-	"fsync8|--rw=randwrite --iodepth=32 --fsync=8 --verify=crc32c"
-	"userspace-reap|--rw=randwrite --iodepth=32 --userspace_reap=1 --verify=crc32c"
-	"batch-submit16|--rw=randwrite --iodepth=32 --iodepth_batch_submit=16 --verify=crc32c"
-	"4jobs|--rw=randwrite --iodepth=32 --numjobs=4 --verify=crc32c"
-	"qd512|--rw=randwrite --iodepth=512 --verify=crc32c"
-)
+# name|options, one job per line (shared with the VM harness).
+mapfile -t jobs < <(grep -v -E '^(#|$)' "$root/tests/thirdparty/fio-jobs.txt")
 crash_pattern='killed by signal .* in the (module|test bed)|ended without a report|INVARIANTS/WITNESS: [^n]|: [1-9][0-9]* bytes in [0-9]+ allocations still allocated'
 outcome() {
 	local status=$1 log=$2
