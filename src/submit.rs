@@ -9,7 +9,9 @@
 //! Buffered reads and writes complete inside io_submit on Linux (only O_DIRECT I/O is
 //! asynchronous there), and programs rely on it: they submit, then ask for events with
 //! min_nr 0 or a tiny timeout. So for a file without O_DIRECT, io_submit waits for the
-//! native job to finish before it returns; its event is then ready.
+//! native job to finish before it returns; its event is then ready. A signal ends that
+//! wait (the event then comes when the job finishes): on a socket or a pipe the job can
+//! wait for data indefinitely, and Linux's own wait there is interruptible too.
 
 use crate::bindings::freebsd as f;
 use crate::bindings::linux;
@@ -83,9 +85,22 @@ fn finish_now(td: Thread, ctx: &Context, slot: usize) {
         }
         // The slot's own one-entry key list; no timeout.
         let listed = UserPtr::<u64>::new(ctx.key_list(slot)).write(&(ctx.aiocb(slot) as u64));
-        if listed.is_err() || native::suspend(td, ctx.key_list(slot), 1, 0).is_err() {
-            // A signal (it stays pending) or a fault: wait without being interrupted.
-            crate::kernel::sleep::pause_ms(c"aiosync", 1);
+        let waited = match listed {
+            Ok(()) => native::suspend(td, ctx.key_list(slot), 1, 0),
+            Err(e) => Err(e),
+        };
+        let interrupted = match waited {
+            Ok(()) | Err(Errno::EAGAIN) => false,
+            Err(Errno::EINTR) => true,
+            // A fault on the key list: wait a little, still interruptibly.
+            Err(_) => crate::kernel::sleep::pause_interruptible_ms(c"aiosync", 1).is_err(),
+        };
+        if interrupted {
+            // A signal ends the wait, as it ends Linux's (for a read on a socket with no
+            // data the wait has no end of its own): the request stays in flight and
+            // its event comes when it finishes. A thread must never be kept from a
+            // signal, SIGKILL above all, by a request a program can make wait forever.
+            return;
         }
     }
 }

@@ -43,7 +43,10 @@ fn conform(name: &str) {
     assert!(!native.is_empty());
     let allowed = allowed();
     for major in [14, 15] {
-        let out = Command::new(env!("CARGO_BIN_EXE_kldhost"))
+        // timeout(1): a program that hangs under the test bed fails the test (124).
+        let out = Command::new("timeout")
+            .arg("120")
+            .arg(env!("CARGO_BIN_EXE_kldhost"))
             .args(["--freebsd", &major.to_string(), "--module"])
             .arg(root().join(format!("build/freebsd{major}/linuxaio.ko")))
             .arg("--")
@@ -78,4 +81,9 @@ fn io_submit_io_getevents_io_cancel() {
 #[test]
 fn io_pgetevents_signal_mask() {
     conform("pgetevents_mask");
+}
+
+#[test]
+fn a_signal_ends_io_submits_wait_on_a_socket() {
+    conform("socket_wait");
 }
