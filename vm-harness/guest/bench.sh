@@ -6,8 +6,9 @@
 #
 #   sh bench.sh [PAYLOAD_DIR] [OUT_DIR]     (as root)
 #
-# FreeBSD's fio comes from `pkg install fio` (the guest needs the network for that),
-# or from a package file given as FIO_PKG.
+# FreeBSD's fio is the image's own if it has one, or comes from `pkg install fio` (the
+# guest needs the network for that). The reads are O_DIRECT, so that the cache does not
+# answer for the disk.
 
 P=${1:-$(cd "$(dirname "$0")" && pwd)}
 OUT=${2:-/root/linuxaio-out}
@@ -26,12 +27,12 @@ say INFO uname "$(uname -a)"
 say INFO ncpu "$(sysctl -n hw.ncpu)"
 major=$(uname -r | cut -d. -f1)
 kldload -n linux64 && kldload "$P/modules/freebsd$major/linuxaio.ko" || result load linuxaio FAIL 0
+old_emul_path=$(sysctl -n compat.linux.emul_path 2>/dev/null)
 sysctl compat.linux.emul_path="$P/linux" >/dev/null
 
 native_fio=$(command -v fio)
 if [ -z "$native_fio" ]; then
-	if [ -n "$FIO_PKG" ]; then pkg add "$FIO_PKG" >"$OUT/pkg.log" 2>&1
-	else env ASSUME_ALWAYS_YES=yes pkg install -y fio >"$OUT/pkg.log" 2>&1; fi
+	env ASSUME_ALWAYS_YES=yes pkg install -y fio >"$OUT/pkg.log" 2>&1
 	native_fio=$(command -v fio)
 fi
 say INFO native_fio "${native_fio:-none} $($native_fio --version 2>/dev/null)"
@@ -56,8 +57,8 @@ for target in md file; do
 			continue
 		fi
 		t0=$(date +%s)
-		timeout $((RUNTIME * 4 + 120)) "$fio" --name="$name" --filename="$dir/fio.dat" --size=256m \
-			--bs=4k --rw=randread --ioengine=$engine --iodepth=$depth --time_based \
+		timeout -k 30 $((RUNTIME * 4 + 120)) "$fio" --name="$name" --filename="$dir/fio.dat" --size=256m \
+			--bs=4k --rw=randread --direct=1 --ioengine=$engine --iodepth=$depth --time_based \
 			--runtime="$RUNTIME" --ramp_time=2 --output-format=json --output="$OUT/bench-$name.json" \
 			>"$OUT/bench-$name.log" 2>&1
 		status=$?
@@ -67,4 +68,5 @@ for target in md file; do
 done
 umount /mnt/bench-md 2>/dev/null && mdconfig -d -u "$md"
 kldunload linuxaio || result unload linuxaio FAIL 0
+[ -n "$old_emul_path" ] && sysctl compat.linux.emul_path="$old_emul_path" >/dev/null
 say END $passed $failed $skipped

@@ -38,7 +38,8 @@ result() {
 	say RESULT "$@"
 }
 
-# The word for an exit status: 0 passes, 124 is timeout(1)'s, 3 is the harness's skip.
+# The word for an exit status: 0 passes, 124 is timeout(1)'s (with -k, a program that
+# ignores SIGTERM is killed 30 s later), 3 is the harness's skip.
 word() {
 	case "$1" in
 	0) echo PASS ;;
@@ -72,7 +73,9 @@ fi
 dmesg | tail -20 >"$OUT/dmesg-after-load.txt"
 say INFO sysctl "$(sysctl compat.linux.aio 2>&1 | tr '\n' ' ')"
 
-# The Linux programs find their libraries in the payload's Linux tree.
+# The Linux programs find their libraries in the payload's Linux tree (the system's
+# own setting comes back at the end).
+old_emul_path=$(sysctl -n compat.linux.emul_path 2>/dev/null)
 sysctl compat.linux.emul_path="$P/linux" >/dev/null 2>&1 ||
 	say INFO emul_path "could not set compat.linux.emul_path; using $(sysctl -n compat.linux.emul_path 2>&1)"
 
@@ -81,7 +84,7 @@ for prog in "$P"/bin/conformance/*; do
 	[ -x "$prog" ] || continue
 	name=$(basename "$prog")
 	t0=$(date +%s)
-	(cd /tmp && timeout 300 "$prog" >"$OUT/conformance-$name.out" 2>"$OUT/conformance-$name.err")
+	(cd /tmp && timeout -k 30 300 "$prog" >"$OUT/conformance-$name.out" 2>"$OUT/conformance-$name.err")
 	status=$?
 	while IFS= read -r line; do
 		case "$line" in *=*) say RULE "$name" "$line" ;; esac
@@ -100,7 +103,7 @@ for case in $(cd "$P/bin/harness/cases" 2>/dev/null && ls *.p | sort -n); do
 	echo test >"$work/testdir/wofile" && chmod 200 "$work/testdir/wofile"
 	cp "$P/bin/harness/cases/$case" "$work/cases/"
 	t0=$(date +%s)
-	(cd "$work" && timeout 300 "./cases/$case" >"$OUT/harness-${case%.p}.log" 2>&1)
+	(cd "$work" && timeout -k 30 300 "./cases/$case" >"$OUT/harness-${case%.p}.log" 2>&1)
 	status=$?
 	w=$(word $status)
 	[ $status = 3 ] && w=SKIP
@@ -114,7 +117,7 @@ if [ -x "$P/bin/fio" ]; then
 		rm -rf "$data" && mkdir -p "$data"
 		t0=$(date +%s)
 		# shellcheck disable=SC2086 # the options are words
-		timeout 300 "$P/bin/fio" --name="$name" --ioengine=libaio --size=8m --bs=4k \
+		timeout -k 30 300 "$P/bin/fio" --name="$name" --ioengine=libaio --size=8m --bs=4k \
 			--directory="$data" --group_reporting=1 $opts >"$OUT/fio-$name.log" 2>&1
 		status=$?
 		w=$(word $status)
@@ -156,5 +159,6 @@ if kldunload linuxaio >"$OUT/kldunload.log" 2>&1; then
 else
 	result unload linuxaio FAIL $(($(date +%s) - t0)) "$(tr '\n' ' ' <"$OUT/kldunload.log")"
 fi
+[ -n "$old_emul_path" ] && sysctl compat.linux.emul_path="$old_emul_path" >/dev/null 2>&1
 dmesg | tail -40 >"$OUT/dmesg-end.txt"
 say END $passed $failed $skipped

@@ -101,6 +101,7 @@ class Download(unittest.TestCase):
             images.fetch_release_image("14.2", self.cache, progress=None)
         self.assertIn("does not match", str(e.exception))
         self.assertFalse(os.path.exists(os.path.join(self.cache, self.name)))
+        self.assertFalse(os.path.exists(os.path.join(self.cache, "CHECKSUM.SHA256-14.2")), "the checksums are fetched again next time")
 
     def test_resolve_prefers_a_local_image_and_says_none_without_one(self):
         local = os.path.join(self.tmp, "local.raw")
@@ -125,7 +126,10 @@ class Overlay(unittest.TestCase):
             with open(base, "wb") as f:
                 f.write(RAW)
             self.assertEqual(images.image_format(base), "raw")
-            ov = images.overlay(base, os.path.join(d, "ov.qcow2"), size="64M")
+            ov = images.overlay(base, os.path.join(d, "ov.qcow2"), size=64 << 20)
+            self.assertEqual(images.virtual_size(ov), 64 << 20)
+            big = images.overlay(base, os.path.join(d, "ov2.qcow2"), size=1 << 10)
+            self.assertGreaterEqual(images.virtual_size(big), os.path.getsize(base), "never smaller than the image")
             self.assertEqual(images.image_format(ov), "qcow2")
             info = subprocess.run(["qemu-img", "info", ov], capture_output=True, text=True, check=True).stdout
             self.assertIn("backing file: " + base, info)

@@ -26,12 +26,15 @@ class CommandLine(unittest.TestCase):
         drives = [tcg[i + 1] for i, a in enumerate(tcg) if a == "-drive"]
         self.assertTrue(drives[0].startswith("file=s.qcow2,if=virtio"))
         self.assertIn("media=cdrom", drives[1])
-        self.assertTrue(drives[2].startswith("file=r.img,if=virtio,format=raw"))
+        self.assertTrue(drives[2].startswith("file=r.img,if=none,id=results,format=raw"))
+        self.assertIn("virtio-blk-pci,drive=results,serial=" + qemu.RESULTS_SERIAL, tcg)
 
     def test_guest_command_ends_with_results_and_power_off(self):
         c = run.guest_command()
-        self.assertIn("mount_cd9660 /dev/cd0", c)
-        self.assertIn("tar -cf /dev/vtbd1", c)
+        self.assertIn("cd=/dev/iso9660/LINUXAIO; [ -e $cd ] || cd=/dev/cd0", c)
+        self.assertIn("mount_cd9660 $cd /mnt/payload", c)
+        self.assertIn("rd=/dev/diskid/DISK-linuxaio-results; [ -e $rd ] || rd=/dev/vtbd1", c)
+        self.assertIn("tar -cf $rd", c)
         self.assertTrue(c.endswith("shutdown -p now"))
 
 

@@ -72,6 +72,17 @@ class Rules(unittest.TestCase):
         text = "# comment\nrule_a   reason words\n\nrule_b other\n"
         self.assertEqual(results.parse_differences(text), {"rule_a", "rule_b"})
 
+    def test_a_garbled_failure_is_not_a_pass(self):
+        # A kernel message cut the FAIL line in two: the guest counted 1 failure.
+        log = ("@@LINUXAIO@@ RESULT load linuxaio PASS 1\n@@LINUXAIO@@ RESULT conformance q FA"
+               "linuxaio: message\nIL 2 exit 1\n@@LINUXAIO@@ END 1 1 0\n")
+        r = results.parse(log)
+        self.assertEqual(len(r.results), 1)
+        self.assertEqual(results.verdict(r, []), 1)
+        # Counts that do not add up to what was read fail too.
+        r = results.parse("@@LINUXAIO@@ RESULT load linuxaio PASS 1\n@@LINUXAIO@@ END 2 0 0\n")
+        self.assertEqual(results.verdict(r, []), 1)
+
     def test_verdict(self):
         ok = results.parse("@@LINUXAIO@@ RESULT load linuxaio PASS 1\n@@LINUXAIO@@ END 1 0 0\n")
         self.assertEqual(results.verdict(ok, []), 0)

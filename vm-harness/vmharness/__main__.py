@@ -40,8 +40,10 @@ def main(argv=None):
     try:
         image = images.resolve(a.image, a.version)
     except (images.ImageError, OSError) as e:
+        # An image was asked for and could not be had: a failure, not "no image here".
         print(f"vm-test: {e}", file=sys.stderr)
-        image = None
+        print(run.NO_IMAGE_TEXT.format(cache=images.default_cache()), file=sys.stderr)
+        return run.BROKEN
     if image is None:
         print(run.NO_IMAGE_TEXT.format(cache=images.default_cache()), file=sys.stderr)
         return run.NO_IMAGE

@@ -17,7 +17,8 @@ def row_from_fio(data, engine, target):
     job = data["jobs"][0]
     io = job["read"] if job["read"]["total_ios"] else job["write"]
     ios = io["total_ios"]
-    runtime_ms = io.get("runtime") or job.get("job_runtime") or 0
+    # fio's sys_cpu is the job's system time over its whole run time (stat.c), in %.
+    runtime_ms = job.get("job_runtime") or io.get("runtime") or 0
     pct = io.get("clat_ns", {}).get("percentile", {})
     p99 = pct.get("99.000000")
     sys_s = job.get("sys_cpu", 0.0) / 100.0 * runtime_ms / 1000.0

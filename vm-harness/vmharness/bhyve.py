@@ -7,6 +7,8 @@ import select
 import shutil
 import socket
 import subprocess
+import termios
+import tty
 
 FIRMWARE = "/usr/local/share/uefi-firmware/BHYVE_UEFI.fd"
 
@@ -45,6 +47,12 @@ class FdStream:
 
     def __init__(self, path):
         self.fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        # Raw: no line buffering (the login prompt has no newline) and no echo (the
+        # guest's output must not come back to it as input); no modem control.
+        tty.setraw(self.fd)
+        attrs = termios.tcgetattr(self.fd)
+        attrs[2] |= termios.CLOCAL
+        termios.tcsetattr(self.fd, termios.TCSANOW, attrs)
         self.timeout = None
 
     def settimeout(self, t):

@@ -8,6 +8,7 @@ read from the checksum file, which lists every image of the directory.
 """
 
 import hashlib
+import json
 import lzma
 import os
 import re
@@ -91,13 +92,18 @@ def fetch_release_image(version, cache, progress=print):
         _fetch(f"{base}/CHECKSUM.SHA256", sums_path, None)
     with open(sums_path) as f:
         sums = parse_checksums(f.read())
-    name = pick_image(sums)
+    try:
+        name = pick_image(sums)
+    except ImageError:
+        os.unlink(sums_path)  # fetched afresh next time
+        raise
     xz = os.path.join(cache, name)
     if not os.path.exists(xz) or sha256_of(xz) != sums[name]:
         _fetch(f"{base}/{name}", xz, progress)
         got = sha256_of(xz)
         if got != sums[name]:
             os.unlink(xz)
+            os.unlink(sums_path)
             raise ImageError(f"{name}: SHA-256 {got} does not match the release's {sums[name]}")
     return decompress(xz, progress)
 
@@ -125,13 +131,21 @@ def image_format(path):
     return "qcow2" if head == b"QFI\xfb" else "raw"
 
 
-def overlay(base, dest, size="8G"):
-    """A qcow2 overlay on `base`, so that a run never changes the image itself; grown
-    to `size` (the CI image's growfs takes the space at boot)."""
+def virtual_size(path):
+    info = subprocess.run(["qemu-img", "info", "--output=json", "-f", image_format(path), path],
+                          capture_output=True, text=True, check=True).stdout
+    return int(json.loads(info)["virtual-size"])
+
+
+def overlay(base, dest, size=8 << 30):
+    """A qcow2 overlay on `base`, so that a run never changes the image itself; at
+    least `size` bytes (the CI image's growfs takes the space at boot), never smaller
+    than the image."""
     if os.path.exists(dest):
         os.unlink(dest)
+    size = max(size, virtual_size(base))
     subprocess.run(
-        ["qemu-img", "create", "-q", "-f", "qcow2", "-F", image_format(base), "-b", os.path.abspath(base), dest, size],
+        ["qemu-img", "create", "-q", "-f", "qcow2", "-F", image_format(base), "-b", os.path.abspath(base), dest, str(size)],
         check=True,
     )
     return dest

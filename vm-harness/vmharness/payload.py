@@ -23,6 +23,10 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 _LDD = re.compile(r"^\s*(?:\S+ => )?(/\S+) \(0x[0-9a-f]+\)\s*$")
 
 
+# The ISO's volume label: the guest finds the CD as /dev/iso9660/<label>.
+LABEL = "LINUXAIO"
+
+
 class PayloadError(Exception):
     pass
 
@@ -148,7 +152,7 @@ def assemble(out, build=None, harness_dir=None, fio="/usr/bin/fio", progress=pri
     return out
 
 
-def make_iso(directory, iso, label="LINUXAIO"):
+def make_iso(directory, iso, label=LABEL):
     """An ISO 9660 image with Rock Ridge (permissions kept) of `directory`: with
     xorriso (Debian's package) or, on FreeBSD, the base system's makefs."""
     if shutil.which("xorriso"):

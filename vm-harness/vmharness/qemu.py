@@ -17,6 +17,9 @@ def kvm_usable(path="/dev/kvm"):
     return True
 
 
+# The results disk's serial number: the guest finds it as /dev/diskid/DISK-<serial>.
+RESULTS_SERIAL = "linuxaio-results"
+
 # What is tried, in order: KVM with the host's CPU, KVM with a baseline CPU (some
 # nested hosts refuse to set the host model's MSRs), then TCG.
 CANDIDATES = (("kvm", "host"), ("kvm", "qemu64"), ("tcg", "max"))
@@ -60,6 +63,7 @@ def command(system_disk, payload_iso, results_disk, console_socket, console_log,
         "-cpu", accel[1],
         "-smp", str(cpus),
         "-m", str(memory_mb),
+        "-nodefaults",
         "-display", "none",
         "-monitor", "none",
         "-no-reboot",
@@ -67,7 +71,8 @@ def command(system_disk, payload_iso, results_disk, console_socket, console_log,
         "-serial", "chardev:con0",
         "-drive", f"file={system_disk},if=virtio,format=qcow2,cache=unsafe",
         "-drive", f"file={payload_iso},media=cdrom,readonly=on",
-        "-drive", f"file={results_disk},if=virtio,format=raw",
+        "-drive", f"file={results_disk},if=none,id=results,format=raw",
+        "-device", f"virtio-blk-pci,drive=results,serial={RESULTS_SERIAL}",
         "-netdev", "user,id=net0",
         "-device", "virtio-net-pci,netdev=net0",
     ]

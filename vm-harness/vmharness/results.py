@@ -116,10 +116,14 @@ def parse_rules_file(text):
 
 
 def verdict(report, rule_results):
-    """Exit status for a run: 0 only when the guest finished and nothing failed."""
+    """Exit status for a run: 0 only when the guest finished, nothing failed, and every
+    result the guest counted was read (a result line garbled on the way, by a kernel
+    message in the middle of it, must not turn a failure into a pass)."""
     if not report.complete:
         return 1
     if report.failures() or any(r.status != "PASS" for r in rule_results):
+        return 1
+    if report.end[1] != 0 or sum(report.end) != len(report.results):
         return 1
     return 0
 

@@ -30,11 +30,15 @@ Give the harness one of:
 def guest_command(script="run.sh"):
     """What root types on the console: copy the payload from the CD to a writable
     place, run `script` of it, write the results disk (one tar archive), power off."""
+    # The CD and the results disk by their labels (GEOM's iso9660 label and the disk's
+    # serial number), with the probe-order names as the fallback.
     return (
-        "mkdir -p /mnt/payload && mount_cd9660 /dev/cd0 /mnt/payload && "
+        f"cd=/dev/iso9660/{payload.LABEL}; [ -e $cd ] || cd=/dev/cd0; "
+        f"rd=/dev/diskid/DISK-{qemu.RESULTS_SERIAL}; [ -e $rd ] || rd=/dev/vtbd1; "
+        "mkdir -p /mnt/payload && mount_cd9660 $cd /mnt/payload && "
         "cp -R /mnt/payload /root/payload && umount /mnt/payload; "
         f"sh /root/payload/{script} /root/payload /root/linuxaio-out; "
-        "tar -cf /dev/vtbd1 -C /root linuxaio-out; shutdown -p now"
+        "tar -cf $rd -C /root linuxaio-out; shutdown -p now"
     )
 
 
@@ -79,7 +83,8 @@ def _bhyve(out, image, iso, disk, cpus, memory_mb, log, progress):
             return False
 
     def connect():
-        qemu.wait_for_file(f"/dev/nmdm{unit}B", 30)
+        if not qemu.wait_for_file(f"/dev/nmdm{unit}B", 30):
+            raise console.ConsoleTimeout("bhyve did not start (see bhyve.stderr)", 30)
         return console.Console(bhyve.FdStream(f"/dev/nmdm{unit}B"), log, progress)
 
     return Vm(cmd, os.path.join(out, "bhyve.stderr")), connect
@@ -89,9 +94,9 @@ def run(out, image, cpus=None, memory_mb=2048, boot_timeout=600, run_timeout=360
     """Boots `image` with the payload and returns (exit status, Report). QEMU on Linux,
     bhyve on FreeBSD (VM_HYPERVISOR=qemu|bhyve to choose)."""
     os.makedirs(out, exist_ok=True)
-    payload_dir = payload_dir or os.path.join(out, "payload")
-    if not os.path.isfile(os.path.join(payload_dir, "run.sh")):
-        payload.assemble(payload_dir, progress=progress)
+    if payload_dir is None:
+        # Made afresh for every run: the module and the scripts tested are this tree's.
+        payload_dir = payload.assemble(os.path.join(out, "payload"), progress=progress)
     iso = payload.make_iso(payload_dir, os.path.join(out, "payload.iso"))
     disk = qemu.results_disk(os.path.join(out, "results.img"))
     sock = os.path.join(out, "console.sock")
@@ -113,6 +118,7 @@ def run(out, image, cpus=None, memory_mb=2048, boot_timeout=600, run_timeout=360
             machine = None
         if machine is not None:
             with machine as vm:
+                con = None
                 try:
                     con = connect()
                     con.login_root(boot_timeout)
@@ -123,13 +129,27 @@ def run(out, image, cpus=None, memory_mb=2048, boot_timeout=600, run_timeout=360
                     status = None
                 except (console.ConsoleTimeout, OSError) as e:
                     progress(f"vm-test: {e}")
+                finally:
+                    if con is not None:
+                        con.sock.close()
+    if status == BROKEN:
+        for name in ("qemu.stderr", "bhyve.stderr"):
+            path = os.path.join(out, name)
+            if os.path.isfile(path) and os.path.getsize(path):
+                with open(path, errors="replace") as f:
+                    progress(f"{name}: " + f.read()[-2000:].strip())
     extract_results(disk, out)
-    with open(log_path, "rb") as f:
+    # The guest's own copy of its result lines, from the results disk, is clean; the
+    # console's is the fallback (a guest that never got to write the disk).
+    kept = os.path.join(out, "linuxaio-out", "results.txt")
+    with open(kept if os.path.isfile(kept) else log_path, "rb") as f:
         report = results.parse(f.read().decode(errors="replace"))
-    expected = payload.expected_rules(payload_dir)
-    with open(os.path.join(payload_dir, "differences.txt")) as f:
-        allowed = results.parse_differences(f.read())
-    rule_results = results.compare_rules(report, expected, allowed) if report.results else []
+    rule_results = []
+    if script == "run.sh" and report.results:
+        expected = payload.expected_rules(payload_dir)
+        with open(os.path.join(payload_dir, "differences.txt")) as f:
+            allowed = results.parse_differences(f.read())
+        rule_results = results.compare_rules(report, expected, allowed)
     with open(os.path.join(out, "results.json"), "w") as f:
         f.write(report.to_json())
     text = results.table(report, rule_results)
