@@ -61,7 +61,7 @@ for c in $cases; do
 	for major in 14 15; do
 		log="$work/harness-$n-freebsd$major.log"
 		fresh
-		(cd "$h" && timeout 60 "$kldhost" --freebsd "$major" --module "$root/build/freebsd$major/linuxaio.ko" -- "./$c.p" >"$log" 2>&1)
+		(cd "$h" && timeout 120 "$kldhost" --freebsd "$major" --module "$root/build/freebsd$major/linuxaio.ko" -- "./$c.p" >"$log" 2>&1)
 		status=$?
 		word=$(outcome $status)
 		if grep -q -E "$crash_pattern" "$log"; then
