@@ -88,6 +88,12 @@ pub struct Slot {
     pub data: u64,
     /// The event's `res`, once finished.
     pub res: i64,
+    /// The request's file descriptor (what native aio_cancel needs).
+    pub fd: i32,
+    /// A signal ended io_submit's wait for this request while it was still in flight
+    /// (see submit.rs): Linux would have ended it with EINTR, so io_destroy cancels it
+    /// rather than wait for it.
+    pub interrupted: bool,
 }
 
 #[repr(u8)]
@@ -98,7 +104,7 @@ pub enum SlotState {
     Ready = 2,
 }
 
-// SAFETY: integers and a u8 enum whose zero is `Free`.
+// SAFETY: integers, a bool (zero is false) and a u8 enum whose zero is `Free`.
 unsafe impl Zeroable for Slot {}
 // SAFETY: integers.
 unsafe impl Zeroable for u32 {}
@@ -240,7 +246,7 @@ impl State {
             if s.state == SlotState::InFlight {
                 self.inflight = self.inflight.saturating_sub(1);
             }
-            *s = Slot { state: SlotState::Free, obj: 0, data: 0, res: 0 };
+            *s = Slot { state: SlotState::Free, obj: 0, data: 0, res: 0, fd: -1, interrupted: false };
         }
     }
 
@@ -460,8 +466,20 @@ fn release(td: Option<Thread>, c: KBox<Context>) {
 }
 
 /// Waits, uninterruptibly, until every request of the context has finished, and reaps
-/// the native jobs (their events are discarded, as Linux's io_destroy does).
+/// the native jobs (their events are discarded, as Linux's io_destroy does). Requests
+/// whose io_submit a signal interrupted are cancelled first: nothing may be left that
+/// waits for data that never comes.
 fn drain(td: Thread, c: &Context) {
+    c.locked(|st| {
+        for i in 0..st.slots.len() {
+            if let Some(s) = st.slot(i)
+                && s.state == SlotState::InFlight
+                && s.interrupted
+            {
+                let _ = native::cancel(td, s.fd, c.aiocb(i));
+            }
+        }
+    });
     loop {
         let left = c
             .locked(|st| {

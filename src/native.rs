@@ -120,3 +120,18 @@ pub fn file_flags(td: Thread, fd: c_int) -> Result<u32, Errno> {
     errno::check(e)?;
     Ok(r as u32)
 }
+
+/// aio_cancel of the job whose aiocb is at `aiocb` on descriptor `fd`: AIO_CANCELED,
+/// AIO_NOTCANCELED or AIO_ALLDONE. A cancelled job finishes with ECANCELED and must
+/// still be reaped.
+pub fn cancel(td: Thread, fd: c_int, aiocb: usize) -> Result<c_int, Errno> {
+    // SAFETY: as in queue.
+    let (e, r) = with_retval(td, || unsafe {
+        let mut a: f::aio_cancel_args = core::mem::zeroed();
+        a.fd = fd;
+        a.aiocbp = aiocb as *mut f::aiocb;
+        f::sys_aio_cancel(td.as_ptr(), &mut a)
+    });
+    errno::check(e)?;
+    Ok(r as c_int)
+}

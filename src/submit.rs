@@ -46,6 +46,7 @@ pub fn submit_one(td: Thread, ctx: &Context, obj: u64, iocb: &linux::iocb) -> Re
                     if let Some(s) = st.slots.get_mut(slot) {
                         s.obj = obj;
                         s.data = iocb.aio_data;
+                        s.fd = iocb.aio_fildes as i32;
                     }
                     Ok((slot, sync))
                 }
@@ -96,6 +97,13 @@ fn finish_now(td: Thread, ctx: &Context, slot: usize) {
             Err(_) => crate::kernel::sleep::pause_interruptible_ms(c"aiosync", 1).is_err(),
         };
         if interrupted {
+            ctx.locked(|st| {
+                if let Some(s) = st.slots.get_mut(slot)
+                    && s.state == crate::context::SlotState::InFlight
+                {
+                    s.interrupted = true;
+                }
+            });
             // A signal ends the wait, as it ends Linux's (for a read on a socket with no
             // data the wait has no end of its own): the request stays in flight and
             // its event comes when it finishes. A thread must never be kept from a

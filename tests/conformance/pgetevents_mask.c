@@ -25,11 +25,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SHOW(name, v) printf("%s=%ld\n", name, (long)(v))
+#include "conformance.h"
+
 #define BIT(sig) (1ULL << ((sig) - 1))
 #define SIG_RT 40 /* a real-time signal: Linux 40 is FreeBSD's SIGRTMIN + 8 */
 
-static long r(long v) { return v < 0 ? -errno : v; }
 static aio_context_t ctx;
 static volatile sig_atomic_t got[65];
 static void on_signal(int sig) { got[sig]++; }

@@ -15,10 +15,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static long r(long v) { return v < 0 ? -errno : v; }
+#include "conformance.h"
+
 static long setup(unsigned nr, aio_context_t *ctxp) { return r(syscall(SYS_io_setup, nr, ctxp)); }
 static long destroy(aio_context_t ctx) { return r(syscall(SYS_io_destroy, ctx)); }
-#define SHOW(name, v) printf("%s=%ld\n", name, (long)(v))
 
 struct aio_ring_hdr { unsigned id, nr, head, tail, magic, compat, incompat, header_length; };
 

@@ -21,13 +21,13 @@
 #include <time.h>
 #include <unistd.h>
 
-static long r(long v) { return v < 0 ? -errno : v; }
+#include "conformance.h"
+
 static long submit(aio_context_t c, long nr, struct iocb **v) { return r(syscall(SYS_io_submit, c, nr, v)); }
 static long getev(aio_context_t c, long min, long nr, struct io_event *e, struct timespec *t)
 {
 	return r(syscall(SYS_io_getevents, c, min, nr, e, t));
 }
-#define SHOW(name, v) printf("%s=%ld\n", name, (long)(v))
 
 static aio_context_t ctx;
 
@@ -62,14 +62,7 @@ static long sync_one(struct iocb *c, struct io_event *ev)
 	return g == 1 ? (long)ev->res : -1000 + g;
 }
 
-static void on_alarm(int sig) { (void)sig; }
 
-static long ms_since(struct timespec *t0)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
-}
 
 int main(void)
 {

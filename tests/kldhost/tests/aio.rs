@@ -282,3 +282,27 @@ fn process_exit_runs_the_rundown() {
     feeder.join().unwrap();
     assert!(aio::jobs().is_empty(), "every job of the process is gone");
 }
+
+#[test]
+fn a_socket_job_waiting_for_data_can_be_cancelled() {
+    // FreeBSD queues socket jobs on the socket buffer (soaio), where aio_cancel finds
+    // them; a pipe's job runs in a daemon and cannot be cancelled (the test above).
+    let _k = boot();
+    let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let mut buf = [0u8; 4];
+    let mut cb = aiocb(a.as_raw_fd(), buf.as_mut_ptr(), 4, 0);
+    assert_eq!(read(&mut cb), 0);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(error(&mut cb), i64::from(f::EINPROGRESS));
+    assert_eq!(cancel(a.as_raw_fd(), &mut *cb), i64::from(f::AIO_CANCELED));
+    wait_done(&mut cb);
+    assert_eq!(ret(&mut cb), (f::ECANCELED as c_int, -1));
+    // A job that finds data completes as usual.
+    let mut cb = aiocb(a.as_raw_fd(), buf.as_mut_ptr(), 4, 0);
+    assert_eq!(read(&mut cb), 0);
+    use std::io::Write;
+    b.write_all(b"data").unwrap();
+    wait_done(&mut cb);
+    assert_eq!(ret(&mut cb), (0, 4));
+    assert_eq!(&buf, b"data");
+}

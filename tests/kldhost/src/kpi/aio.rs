@@ -76,6 +76,13 @@ struct Job {
     state: State,
     status: i64,
     error: c_int,
+    /// Whether the file is a socket: its jobs wait for the socket to be ready, as
+    /// soaio's jobs wait on the socket buffer, and can be cancelled while they do
+    /// (`waiting`, `cancel`). A pipe's job (vfs.aio.enable_unsafe) runs in a daemon,
+    /// blocked in its read, and cannot.
+    socket: bool,
+    waiting: bool,
+    cancel: bool,
 }
 
 #[derive(Default)]
@@ -236,7 +243,7 @@ fn queue(td: *mut f::thread, ujob: usize, op: Op) -> c_int {
         a.seq += 1;
         let seq = a.seq;
         let seekable = matches!(kind, libc::S_IFREG | libc::S_IFDIR | libc::S_IFBLK);
-        a.jobs.push(Job { seq, proc_: p, ujob, file, fd, op, offset: cb.aio_offset, seekable, iov, state: State::Queued, status: 0, error: 0 });
+        a.jobs.push(Job { seq, proc_: p, ujob, file, fd, op, offset: cb.aio_offset, seekable, iov, state: State::Queued, status: 0, error: 0, socket: kind == libc::S_IFSOCK, waiting: false, cancel: false });
         if a.workers < MAX_AIO_PROCS {
             a.workers += 1;
             std::thread::spawn(worker);
@@ -267,13 +274,17 @@ fn worker() {
                 if let Some(i) = pick {
                     let j = &mut aio.jobs[i];
                     j.state = State::Running;
-                    break (j.seq, j.file, j.op, j.offset.max(0), j.seekable, j.iov.clone());
+                    break (j.seq, j.file, j.op, j.offset.max(0), j.seekable, j.socket, j.iov.clone());
                 }
                 a = WORK.wait(a).unwrap_or_else(|e| e.into_inner());
             }
         };
-        let (seq, file, op, offset, seekable, iov) = job;
-        let (status, error) = run(file, op, seekable.then_some(offset), &iov);
+        let (seq, file, op, offset, seekable, socket, iov) = job;
+        let (status, error) = if !socket || ready(seq, file, op) {
+            run(file, op, seekable.then_some(offset), &iov)
+        } else {
+            (-1, f::ECANCELED as c_int)
+        };
         let proc_ = with(|a| {
             a.jobs.iter_mut().find(|j| j.seq == seq).map(|j| {
                 j.state = State::Done;
@@ -288,6 +299,36 @@ fn worker() {
         if let Some(p) = proc_ {
             // SAFETY: the channel is an address; wakeup only compares it.
             unsafe { sleep::wakeup(channel(p)) };
+        }
+    }
+}
+
+/// Waits until a socket is ready for the job's I/O; false when the job was cancelled
+/// meanwhile (FreeBSD cancels a socket job that still waits for data).
+fn ready(seq: u64, file: c_int, op: Op) -> bool {
+    let events = match op {
+        Op::Read | Op::ReadV => libc::POLLIN,
+        Op::Write | Op::WriteV => libc::POLLOUT,
+        Op::Sync | Op::DSync => return true,
+    };
+    let set_waiting = |w: bool| {
+        with(|a| {
+            a.jobs.iter_mut().find(|j| j.seq == seq).map(|j| {
+                j.waiting = w;
+                j.cancel
+            })
+        })
+    };
+    set_waiting(true);
+    loop {
+        let mut p = libc::pollfd { fd: file, events, revents: 0 };
+        // SAFETY: one pollfd of ours; a short timeout, to look at `cancel`.
+        let n = unsafe { libc::poll(&mut p, 1, 20) };
+        if set_waiting(n == 0).unwrap_or(true) {
+            return false;
+        }
+        if n != 0 {
+            return true;
         }
     }
 }
@@ -404,6 +445,11 @@ pub unsafe extern "C" fn sys_aio_cancel(td: *mut f::thread, uap: *mut f::aio_can
                     j.state = State::Done;
                     j.status = -1;
                     j.error = f::ECANCELED as c_int;
+                    c += 1;
+                }
+                // Its daemon sees the flag and finishes it with ECANCELED.
+                State::Running if j.waiting && !j.cancel => {
+                    j.cancel = true;
                     c += 1;
                 }
                 State::Running => n += 1,
