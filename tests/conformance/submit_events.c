@@ -217,6 +217,15 @@ int main(void)
 	SHOW("cancel_bad_ctx", r(syscall(SYS_io_cancel, 12345, &c, ev)));
 	SHOW("cancel_done_read", (sync_one(&c, ev), r(syscall(SYS_io_cancel, ctx, &c, ev))));
 
+	/* A context's capacity: Linux takes more than nr_events (its ring's size, less one
+	 * slot, less what per-CPU batches hold back). */
+	aio_context_t small = 0;
+	SHOW("setup_small", r(syscall(SYS_io_setup, 1, &small)));
+	struct iocb c1 = cb(IOCB_CMD_PREAD, fd, back, 8, 0), c2 = cb(IOCB_CMD_PREAD, fd, back, 8, 0);
+	struct iocb *pair[2] = { &c1, &c2 };
+	SHOW("submit_beyond_nr_events", submit(small, 2, pair));
+	SHOW("destroy_small", r(syscall(SYS_io_destroy, small)));
+
 	SHOW("destroy", r(syscall(SYS_io_destroy, ctx)));
 	return 0;
 }
