@@ -81,6 +81,10 @@ const_assert_eq!(size_of::<f::aiocb>(), 160);
 const_assert_eq!(size_of::<f::sigevent>(), 80);
 const_assert_eq!(offset_of!(f::aiocb, aio_sigevent), 80);
 
+// kern_fstat's result: only the file type is read (the ino64 layout of FreeBSD 12+).
+const_assert_eq!(size_of::<f::stat>(), 224);
+const_assert_eq!(offset_of!(f::stat, st_mode), 24);
+
 // Locks and sysctl.
 const_assert_eq!(size_of::<f::mtx>(), 32);
 const_assert_eq!(size_of::<f::sx>(), 32);

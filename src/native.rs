@@ -121,6 +121,18 @@ pub fn file_flags(td: Thread, fd: c_int) -> Result<u32, Errno> {
     Ok(r as u32)
 }
 
+/// Whether `fd` is a regular file (kern_fstat): its I/O ends in a time of the disk's,
+/// where a socket's, a pipe's or a terminal's may wait for data forever.
+pub fn is_regular_file(td: Thread, fd: c_int) -> Result<bool, Errno> {
+    // SAFETY: struct stat is plain C data; all-zero is a valid value to be overwritten.
+    let mut sb: f::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: the calling thread, and a struct stat in kernel memory for the result;
+    // kern_fstat only looks the descriptor up and fills `sb`.
+    let e = unsafe { f::kern_fstat(td.as_ptr(), fd, &mut sb) };
+    errno::check(e)?;
+    Ok(u32::from(sb.st_mode) & f::S_IFMT == f::S_IFREG)
+}
+
 /// aio_cancel of the job whose aiocb is at `aiocb` on descriptor `fd`: AIO_CANCELED,
 /// AIO_NOTCANCELED or AIO_ALLDONE. A cancelled job finishes with ECANCELED and must
 /// still be reaped.

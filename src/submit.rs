@@ -9,9 +9,11 @@
 //! Buffered reads and writes complete inside io_submit on Linux (only O_DIRECT I/O is
 //! asynchronous there), and programs rely on it: they submit, then ask for events with
 //! min_nr 0 or a tiny timeout. So for a file without O_DIRECT, io_submit waits for the
-//! native job to finish before it returns; its event is then ready. A signal ends that
-//! wait (the event then comes when the job finishes): on a socket or a pipe the job can
-//! wait for data indefinitely, and Linux's own wait there is interruptible too.
+//! native job to finish before it returns; its event is then ready. On a regular file
+//! that wait ends with the I/O, as on Linux. On anything else (a socket, or with
+//! vfs.aio.enable_unsafe a pipe or a terminal) the job can wait for data forever, so a
+//! signal ends the wait, as it ends Linux's there: the event comes when the job
+//! finishes, and io_destroy cancels such a job rather than wait for it.
 
 use crate::bindings::freebsd as f;
 use crate::bindings::linux;
@@ -42,13 +44,13 @@ pub fn submit_one(td: Thread, ctx: &Context, obj: u64, iocb: &linux::iocb) -> Re
         .locked(|st| {
             let slot = st.alloc().ok_or(Errno::EAGAIN)?;
             match queue(td, ctx, slot, obj, iocb) {
-                Ok(sync) => {
+                Ok(completion) => {
                     if let Some(s) = st.slots.get_mut(slot) {
                         s.obj = obj;
                         s.data = iocb.aio_data;
                         s.fd = iocb.aio_fildes as i32;
                     }
-                    Ok((slot, sync))
+                    Ok((slot, completion))
                 }
                 Err(e) => {
                     st.free(slot);
@@ -57,14 +59,29 @@ pub fn submit_one(td: Thread, ctx: &Context, obj: u64, iocb: &linux::iocb) -> Re
             }
         })
         .unwrap_or(Err(Errno::EINVAL))?;
-    if let (slot, true) = queued {
-        finish_now(td, ctx, slot);
+    match queued {
+        (_, Completion::Async) => {}
+        (slot, Completion::Bounded) => finish_now(td, ctx, slot, false),
+        (slot, Completion::Unbounded) => finish_now(td, ctx, slot, true),
     }
     Ok(())
 }
 
-/// Waits, not interruptibly, until slot `slot`'s job has finished, and reaps it.
-fn finish_now(td: Thread, ctx: &Context, slot: usize) {
+/// Whether io_submit waits for a job it has queued, as Linux does the I/O inside
+/// io_submit for everything but O_DIRECT files.
+#[derive(Clone, Copy)]
+enum Completion {
+    /// Linux does it asynchronously (O_DIRECT, fsync): io_submit returns at once.
+    Async,
+    /// A regular file: the wait ends with the I/O.
+    Bounded,
+    /// Anything else: the I/O may wait for data forever; a signal ends the wait.
+    Unbounded,
+}
+
+/// Waits until slot `slot`'s job has finished, and reaps it. With `interruptible`, a
+/// signal ends the wait and leaves the job in flight, marked for io_destroy to cancel.
+fn finish_now(td: Thread, ctx: &Context, slot: usize, interruptible: bool) {
     loop {
         let done = ctx
             .locked(|st| {
@@ -92,6 +109,11 @@ fn finish_now(td: Thread, ctx: &Context, slot: usize) {
         };
         let interrupted = match waited {
             Ok(()) | Err(Errno::EAGAIN) => false,
+            // The regular file's I/O ends soon: wait on, a signal staying pending.
+            Err(_) if !interruptible => {
+                crate::kernel::sleep::pause_ms(c"aiosync", 1);
+                false
+            }
             Err(Errno::EINTR) => true,
             // A fault on the key list: wait a little, still interruptibly.
             Err(_) => crate::kernel::sleep::pause_interruptible_ms(c"aiosync", 1).is_err(),
@@ -104,17 +126,16 @@ fn finish_now(td: Thread, ctx: &Context, slot: usize) {
                     s.interrupted = true;
                 }
             });
-            // A signal ends the wait, as it ends Linux's (for a read on a socket with no
-            // data the wait has no end of its own): the request stays in flight and
-            // its event comes when it finishes. A thread must never be kept from a
-            // signal, SIGKILL above all, by a request a program can make wait forever.
+            // A thread must never be kept from a signal, SIGKILL above all, by a
+            // request a program can make wait forever: the request stays in flight
+            // and its event comes when it finishes.
             return;
         }
     }
 }
 
-/// Queues the job; says whether Linux would have completed it inside io_submit.
-fn queue(td: Thread, ctx: &Context, slot: usize, obj: u64, iocb: &linux::iocb) -> Result<bool, Errno> {
+/// Queues the job; says whether and how io_submit waits for it.
+fn queue(td: Thread, ctx: &Context, slot: usize, obj: u64, iocb: &linux::iocb) -> Result<Completion, Errno> {
     let flags = native::file_flags(td, iocb.aio_fildes as i32)?;
     if iocb.aio_flags & linux::IOCB_FLAG_RESFD != 0 {
         // Completion through an eventfd is not implemented yet (README).
@@ -135,7 +156,7 @@ fn queue(td: Thread, ctx: &Context, slot: usize, obj: u64, iocb: &linux::iocb) -
             }
             let op = if opcode == linux::IOCB_CMD_FSYNC { Op::Sync } else { Op::DataSync };
             // Linux runs syncs in a workqueue: asynchronous.
-            return start(td, ctx, slot, op, iocb).map(|()| false);
+            return start(td, ctx, slot, op, iocb).map(|()| Completion::Async);
         }
         // IOCB_CMD_POLL is not implemented yet (README); NOOP and unknown opcodes are
         // EINVAL, as on Linux 6.x.
@@ -155,8 +176,16 @@ fn queue(td: Thread, ctx: &Context, slot: usize, obj: u64, iocb: &linux::iocb) -
         }
         _ => check_iovecs(iocb.aio_buf, iocb.aio_nbytes)?,
     }
+    // Decided before the job is queued: nothing may fail once it is.
+    let completion = if flags & f::O_DIRECT != 0 {
+        Completion::Async
+    } else if native::is_regular_file(td, iocb.aio_fildes as i32)? {
+        Completion::Bounded
+    } else {
+        Completion::Unbounded
+    };
     start(td, ctx, slot, op, iocb)?;
-    Ok(flags & f::O_DIRECT == 0)
+    Ok(completion)
 }
 
 /// Linux's ioprio_check_cap for IOCB_FLAG_IOPRIO: class in the top 3 bits.

@@ -122,9 +122,6 @@ class Machine:
         self.err.close()
         return False
 
-    def exit_status(self):
-        return None if self.proc is None else self.proc.poll()
-
 
 def wait_for_file(path, timeout):
     deadline = time.monotonic() + timeout

@@ -23,6 +23,7 @@
 #include <sys/callout.h>
 #include <sys/mman.h>
 #include <sys/fcntl.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/eventhandler.h>
 #include <sys/syscallsubr.h>

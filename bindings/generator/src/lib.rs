@@ -155,7 +155,7 @@ const FREEBSD_TYPES: &[&str] = &[
     "sysctl_oid", "sysctl_oid_list", "sysctl_ctx_list", "sysctl_req", "sbintime_t", "mmap_req",
     "lock_object", "eventhandler_tag", "image_params", "aio_read_args", "aio_write_args", "aio_readv_args",
     "aio_writev_args", "aio_fsync_args", "aio_return_args", "aio_error_args", "aio_cancel_args",
-    "aio_suspend_args", "iovec",
+    "aio_suspend_args", "iovec", "stat",
 ];
 const FREEBSD_FUNCTIONS: &[&str] = &[
     "malloc", "free", "malloc_init", "malloc_uninit", "module_register_init",
@@ -165,7 +165,7 @@ const FREEBSD_FUNCTIONS: &[&str] = &[
     "wakeup", "wakeup_one", "kern_mmap", "kern_munmap", "eventhandler_register",
     "eventhandler_deregister", "sys_aio_read", "sys_aio_write", "sys_aio_readv", "sys_aio_writev",
     "sys_aio_fsync", "sys_aio_return", "sys_aio_error", "sys_aio_cancel", "sys_aio_suspend",
-    "nanouptime", "kern_fcntl", "kern_sigprocmask", "ast_sched",
+    "nanouptime", "kern_fcntl", "kern_fstat", "kern_sigprocmask", "ast_sched",
     "printf", "panic", "kern_syscall_deregister", "pause_sbt", "sysctl_add_oid",
     "sysctl_ctx_init", "sysctl_ctx_free", "sysctl_handle_int",
 ];
@@ -182,7 +182,7 @@ const FREEBSD_CONSTANTS: &[&str] = &[
     "O_DIRECT", "O_APPEND", "O_NONBLOCK", "F_GETFL",
     "PAGE_SIZE", "SX_[A-Z]+", "VM_MAXUSER_ADDRESS", "EINPROGRESS", "UIO_MAXIOV",
     "SIG[A-Z]+[0-9]*", "SIG_BLOCK", "SIG_UNBLOCK", "SIG_SETMASK", "_SIG_MAXSIG", "_SIG_WORDS",
-    "TDP_OLDMASK", "TDA_[A-Z0-9_]+",
+    "TDP_OLDMASK", "TDA_[A-Z0-9_]+", "S_IFMT", "S_IFREG",
 ];
 
 fn freebsd_clang_args(h: &FreeBsdHeaders) -> Result<(Vec<String>, Option<tempdir::TempDir>), Error> {

@@ -82,4 +82,6 @@ const _: () = {
     assert!(size_of::<fbsd14::sysctl_oid>() == size_of::<fbsd15::sysctl_oid>());
     assert!(size_of::<fbsd14::sysctl_req>() == size_of::<fbsd15::sysctl_req>());
     assert!(size_of::<fbsd14::sx>() == size_of::<fbsd15::sx>());
+    assert!(size_of::<fbsd14::stat>() == size_of::<fbsd15::stat>());
+    assert!(std::mem::offset_of!(fbsd14::stat, st_mode) == std::mem::offset_of!(fbsd15::stat, st_mode));
 };

@@ -93,6 +93,7 @@ pub fn lookup(name: &str) -> Option<(Provider, Resolved)> {
         "kern_sigprocmask" => f(Kernel, signal::kern_sigprocmask as *const () as usize),
         "ast_sched" => f(Kernel, signal::ast_sched as *const () as usize),
         "kern_fcntl" => f(Kernel, kern_fcntl as *const () as usize),
+        "kern_fstat" => f(Kernel, kern_fstat as *const () as usize),
         "nanouptime" => f(Kernel, nanouptime as *const () as usize),
         "kern_mmap" => f(Kernel, vm::kern_mmap as *const () as usize),
         "kern_munmap" => f(Kernel, vm::kern_munmap as *const () as usize),
@@ -160,6 +161,25 @@ pub unsafe extern "C" fn kern_fcntl(td: *mut crate::freebsd::common::thread, fd:
     }
     // SAFETY: td_retval of the caller's thread.
     unsafe { *((td as usize + crate::kernel::config().major.td_retval) as *mut i64) = i64::from(b) };
+    0
+}
+
+/// kern_fstat (sys/kern/kern_descrip.c): the descriptor's `struct stat`. The model
+/// fills only `st_mode` (the file type bits are the same numbers on both systems) and
+/// leaves the rest zero; EBADF for a bad descriptor.
+pub unsafe extern "C" fn kern_fstat(_td: *mut crate::freebsd::common::thread, fd: std::ffi::c_int, sb: *mut crate::freebsd::common::stat) -> std::ffi::c_int {
+    use crate::freebsd::common as f;
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat fills `st` or fails.
+    if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
+        return f::EBADF as std::ffi::c_int;
+    }
+    // SAFETY: fstat succeeded; `sb` is the caller's struct stat.
+    unsafe {
+        let mode = st.assume_init().st_mode;
+        sb.write(std::mem::zeroed());
+        (*sb).st_mode = mode as _;
+    }
     0
 }
 
