@@ -4,6 +4,7 @@
  * be identical but for the differences listed in the README.
  * Results are return values, or -errno for failed calls.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <linux/aio_abi.h>
 #include <pthread.h>
@@ -23,6 +24,8 @@ static long destroy(aio_context_t ctx) { return r(syscall(SYS_io_destroy, ctx));
 struct aio_ring_hdr { unsigned id, nr, head, tail, magic, compat, incompat, header_length; };
 
 static aio_context_t shared_ctx;
+/* What a vfork child's call returned: it writes its parent's memory. */
+static volatile long vfork_child_result;
 static void *destroyer(void *arg) { (void)arg; return (void *)destroy(shared_ctx); }
 
 static int mapped(void *p)
@@ -114,5 +117,43 @@ int main(void)
 	}
 	waitpid(pid, NULL, 0);
 	SHOW("parent_destroy_after_fork", destroy(ctx));
+
+	/* A ring moved with mremap: Linux follows it, and the context's id changes. */
+	ctx = 0;
+	setup(1, &ctx);
+	struct aio_ring_hdr *mring = (struct aio_ring_hdr *)ctx;
+	size_t ring_len = (sizeof(*mring) + (size_t)mring->nr * sizeof(struct io_event) + 4095) & ~(size_t)4095;
+	/* A free place for it, which MREMAP_FIXED unmaps first. */
+	void *place = mmap(NULL, ring_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *moved = mremap((void *)ctx, ring_len, ring_len, MREMAP_MAYMOVE | MREMAP_FIXED, place);
+	long moved_destroy = moved == MAP_FAILED ? -errno : destroy((aio_context_t)moved);
+	SHOW("ring_mremap", moved_destroy);
+	if (moved_destroy != 0)
+		destroy(ctx);
+
+	/*
+	 * A vfork child runs in its parent's memory until it execs or exits. On Linux the
+	 * contexts belong to that memory, so the child can use them; a child that execs
+	 * leaves them to the parent.
+	 */
+	ctx = 0;
+	setup(1, &ctx);
+	pid = vfork();
+	if (pid == 0) {
+		struct timespec zero = { 0, 0 };
+		vfork_child_result = r(syscall(SYS_io_getevents, ctx, 0, 1, NULL, &zero));
+		_exit(0);
+	}
+	waitpid(pid, NULL, 0);
+	SHOW("vfork_child_getevents_parent_ctx", vfork_child_result);
+	pid = vfork();
+	if (pid == 0) {
+		execl("/bin/true", "true", (char *)NULL);
+		_exit(127);
+	}
+	int status = 0;
+	waitpid(pid, &status, 0);
+	SHOW("vfork_child_exec_status", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	SHOW("parent_destroy_after_vfork_exec", destroy(ctx));
 	return 0;
 }

@@ -178,7 +178,17 @@ static GENERATION: AtomicUsize = AtomicUsize::new(1);
 /// all get the one process (a second one would give some of them another `td_proc`).
 static FIRST_PROC: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// The calling process's `struct proc`: this process's, or that of a child sharing its
+/// memory (`vm_child`).
 pub fn curproc() -> *mut f::proc_ {
+    let p = own_proc();
+    match vm_child_here(p) {
+        Some(c) => c.proc_ as *mut f::proc_,
+        None => p,
+    }
+}
+
+fn own_proc() -> *mut f::proc_ {
     let p = PROC.load(Ordering::Acquire);
     if p != 0 {
         return p as *mut f::proc_;
@@ -207,6 +217,9 @@ pub fn new_process() -> *mut f::proc_ {
 /// The `struct thread` of the calling OS thread, in the kernel range, with the
 /// configured major's layout and `td_proc` set.
 pub fn curthread() -> *mut f::thread {
+    if let Some(c) = vm_child_here(own_proc()) {
+        return c.thread as *mut f::thread;
+    }
     thread_local!(static TD: Cell<(usize, usize)> = const { Cell::new((0, 0)) });
     let generation = GENERATION.load(Ordering::Acquire);
     TD.with(|td| {
@@ -224,6 +237,95 @@ pub fn curthread() -> *mut f::thread {
         td.set((t, GENERATION.load(Ordering::Acquire)));
         t as *mut f::thread
     })
+}
+
+// ---- children that share the process's memory ----
+//
+// vfork(2) and posix_spawn(3) make a child with clone(CLONE_VM): a process of its own
+// that runs in its parent's memory — with the parent's thread-local storage, and so
+// with the kernel model's state as the parent sees it — until it execs or exits. The
+// atfork hook that gives a fork child its own `struct proc` never runs for it. FreeBSD
+// (fork1 with RFMEM, which the Linuxulator's vfork and CLONE_VM clone use) gives such a
+// child a `struct proc` of its own all the same; so does the model, at the child's
+// first trapped system call, found by its pid.
+
+#[derive(Clone, Copy)]
+pub struct VmChild {
+    pub pid: i32,
+    pub proc_: usize,
+    pub thread: usize,
+}
+
+static VM_CHILDREN: Mutex<Vec<VmChild>> = Mutex::new(Vec::new());
+/// How many there are: while none, nobody pays for a getpid(2) per call.
+static VM_CHILD_COUNT: AtomicUsize = AtomicUsize::new(0);
+
+fn pid_of(p: *mut f::proc_) -> i32 {
+    if p.is_null() {
+        return 0;
+    }
+    // SAFETY: p_pid of the live struct proc the model allocated.
+    unsafe { *((p as usize + config().major.p_pid) as *const i32) }
+}
+
+/// The child sharing this memory that is calling, if the caller is one.
+fn vm_child_here(own: *mut f::proc_) -> Option<VmChild> {
+    if VM_CHILD_COUNT.load(Ordering::Acquire) == 0 {
+        return None;
+    }
+    // SAFETY: getpid has no preconditions.
+    let pid = unsafe { libc::getpid() };
+    if pid == pid_of(own) {
+        return None;
+    }
+    VM_CHILDREN.lock().unwrap_or_else(|e| e.into_inner()).iter().find(|c| c.pid == pid).copied()
+}
+
+/// Called first for every trapped system call: when the caller is a process the model
+/// does not know yet (a child sharing this memory, see above), it gets a `struct proc`
+/// and a `struct thread`, and the pair (parent, child) is returned for the caller to
+/// tell the module's `process_fork` handlers.
+pub fn vm_child_enter() -> Option<(*mut f::proc_, *mut f::proc_)> {
+    let own = own_proc();
+    // SAFETY: getpid has no preconditions.
+    let pid = unsafe { libc::getpid() };
+    if pid == pid_of(own) {
+        return None;
+    }
+    let mut children = VM_CHILDREN.lock().unwrap_or_else(|e| e.into_inner());
+    if children.iter().any(|c| c.pid == pid) {
+        return None;
+    }
+    let major = config().major;
+    let p = arena().alloc(major.proc_size, 64).map_or(0, |p| p.as_ptr() as usize);
+    let t = arena().alloc(major.thread_size, 64).map_or(0, |p| p.as_ptr() as usize);
+    if p == 0 || t == 0 {
+        violation("no memory for a vfork child's struct proc".into());
+        return None;
+    }
+    // SAFETY: p_pid and td_proc of the structs just allocated.
+    unsafe {
+        *((p + major.p_pid) as *mut i32) = pid;
+        *((t + major.td_proc) as *mut usize) = p;
+    }
+    children.push(VmChild { pid, proc_: p, thread: t });
+    VM_CHILD_COUNT.store(children.len(), Ordering::Release);
+    Some((own, p as *mut f::proc_))
+}
+
+/// The calling child sharing this memory execs or exits: the model forgets it (after
+/// its process_exec or process_exit handlers have run).
+pub fn vm_child_leave() {
+    // SAFETY: getpid has no preconditions.
+    let pid = unsafe { libc::getpid() };
+    let mut children = VM_CHILDREN.lock().unwrap_or_else(|e| e.into_inner());
+    children.retain(|c| c.pid != pid);
+    VM_CHILD_COUNT.store(children.len(), Ordering::Release);
+}
+
+/// Whether the caller is a child sharing this memory.
+pub fn in_vm_child() -> bool {
+    vm_child_here(own_proc()).is_some()
 }
 
 fn retval(td: *mut f::thread) -> *mut i64 {

@@ -14,6 +14,7 @@ use crate::kernel::{self, Config};
 use crate::kpi::{eventhandler, malloc};
 use crate::linuxulator;
 use crate::loader::{self, LinkerFile};
+use std::ffi::c_int;
 use std::sync::Mutex;
 
 static LOADED: Mutex<Option<LinkerFile>> = Mutex::new(None);
@@ -29,6 +30,26 @@ pub fn forked_child() {
     let parent = linuxulator::curproc();
     let child = linuxulator::new_process();
     eventhandler::process_fork(parent, child, 0);
+}
+
+/// fork1's flags for a vfork (sys/unistd.h), as the Linuxulator's vfork and a clone with
+/// CLONE_VM|CLONE_VFORK pass them: RFFDG | RFPROC | RFMEM | RFPPWAIT.
+const VFORK_FLAGS: c_int = (1 << 2) | (1 << 4) | (1 << 5) | (1 << 31);
+
+/// Before every trapped system call: a child sharing this memory (vfork, posix_spawn)
+/// that calls for the first time becomes a process of the model, and the module's
+/// `process_fork` handlers are told, as FreeBSD's fork1() does.
+pub fn vm_child_check() {
+    if let Some((parent, child)) = linuxulator::vm_child_enter() {
+        eventhandler::process_fork(parent, child, VFORK_FLAGS);
+    }
+}
+
+/// A child sharing this memory exits: its `process_exit` handlers, and nothing else —
+/// the module, the kernel and the report are its parent's.
+pub fn vm_child_exit() {
+    eventhandler::process_exit(linuxulator::curproc());
+    linuxulator::vm_child_leave();
 }
 
 fn env_flag(name: &str) -> bool {
@@ -81,6 +102,10 @@ pub fn start() -> Result<(), String> {
 /// runs them before trying, so a failed exec is seen by them too.
 pub fn exec() {
     eventhandler::process_exec(linuxulator::curproc());
+    // A child sharing its parent's memory leaves it with the exec.
+    if linuxulator::in_vm_child() {
+        linuxulator::vm_child_leave();
+    }
 }
 
 /// The process exits: the module's `process_exit` handlers run. Then (not in a fork

@@ -146,8 +146,14 @@ extern "C" fn on_sigsys(_sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut
         let uc = &mut *(ctx as *mut libc::ucontext_t);
         let g = &mut uc.uc_mcontext.gregs;
         let args = [libc::REG_RDI, libc::REG_RSI, libc::REG_RDX, libc::REG_R10, libc::REG_R8, libc::REG_R9].map(|r| g[r as usize] as u64);
+        kldhost::session::vm_child_check();
         if nr as u32 == SYS_EXIT_GROUP {
-            kldhost_fini();
+            if kldhost::linuxulator::in_vm_child() {
+                // A vfork child's exit: the parent, whose memory this is, goes on.
+                kldhost::session::vm_child_exit();
+            } else {
+                kldhost_fini();
+            }
             libc::syscall(libc::c_long::from(nr), args[0], 0, 0, 0, 0, EXEC_PASS);
             return;
         }
