@@ -86,13 +86,17 @@ def payload_id():
     return f"linuxaio {rev or 'unknown'} {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%dT%H:%M:%SZ}"
 
 
-def assemble(out, build=None, harness_dir=None, fio="/usr/bin/fio", progress=print):
+def assemble(out, build=None, harness_dir=None, fio=None, progress=print):
     """Assembles the payload directory `out` (emptied first). `build` holds
     freebsd14/ and freebsd15/ with linuxaio.ko; `harness_dir` is libaio's built harness
-    (tests/thirdparty/libaio-harness.sh builds it). Missing optional parts (the harness,
-    fio) are left out and listed in manifest.txt."""
+    (tests/thirdparty/libaio-harness.sh builds it). `fio` defaults to the newer fio
+    tests/thirdparty/fio-build.sh builds (the vectored job needs it), else Debian's.
+    Missing optional parts (the harness, fio) are left out and listed in manifest.txt."""
     out = os.path.abspath(out)
     build = build or os.path.join(ROOT, "build")
+    if fio is None:
+        built = os.path.join(build, "thirdparty", "fio-new", "fio")
+        fio = built if os.access(built, os.X_OK) else "/usr/bin/fio"
     if harness_dir is None:
         harness_dir = os.path.join(build, "thirdparty", "libaio-src", "harness")
     if os.path.exists(out):
