@@ -8924,6 +8924,11 @@ unsafe extern "C" {
         fd: core::ffi::c_int,
         sbp: *mut stat,
     ) -> core::ffi::c_int;
+    pub fn kern_fsync(
+        td: *mut thread,
+        fd: core::ffi::c_int,
+        fullsync: bool_,
+    ) -> core::ffi::c_int;
     pub fn kern_mmap(td: *mut thread, mrp: *const mmap_req) -> core::ffi::c_int;
     pub fn kern_munmap(td: *mut thread, addr: usize, size: usize) -> core::ffi::c_int;
     pub fn kern_sigprocmask(

@@ -133,6 +133,15 @@ pub fn is_regular_file(td: Thread, fd: c_int) -> Result<bool, Errno> {
     Ok(u32::from(sb.st_mode) & f::S_IFMT == f::S_IFREG)
 }
 
+/// fsync(2) (`full`) or fdatasync(2) of `fd`, done in the calling thread (kern_fsync):
+/// what a write with RWF_SYNC or RWF_DSYNC owes before its event may be seen.
+pub fn sync_file(td: Thread, fd: c_int, full: bool) -> Result<(), Errno> {
+    // SAFETY: the calling thread and a descriptor number; kern_fsync looks it up and
+    // holds the file for the call.
+    let e = unsafe { f::kern_fsync(td.as_ptr(), fd, full) };
+    errno::check(e)
+}
+
 /// aio_cancel of the job whose aiocb is at `aiocb` on descriptor `fd`: AIO_CANCELED,
 /// AIO_NOTCANCELED or AIO_ALLDONE. A cancelled job finishes with ECANCELED and must
 /// still be reaped.

@@ -14,6 +14,12 @@
 //! vfs.aio.enable_unsafe a pipe or a terminal) the job can wait for data forever, so a
 //! signal ends the wait, as it ends Linux's there: the event comes when the job
 //! finishes, and io_destroy cancels such a job rather than wait for it.
+//!
+//! A write to a regular file with RWF_DSYNC or RWF_SYNC is complete on Linux only once
+//! its data (and, for RWF_SYNC, its metadata) is on stable storage. Native AIO has no
+//! such per-request flag, so io_submit waits for the write, O_DIRECT or not, and then
+//! syncs the file (fdatasync or fsync) before the event is made visible; a failed sync
+//! is the event's error, as Linux's generic_write_sync makes it.
 
 use crate::bindings::freebsd as f;
 use crate::bindings::linux;
@@ -28,9 +34,14 @@ use crate::native::{self, Op};
 /// access_ok does; a bad user buffer below it faults in the job instead (its event).
 const USER_END: u64 = 0x0100_0000_0000_0000;
 
-/// RWF_* bits: RWF_HIPRI is accepted and ignored (Linux's aio clears it too); the other
-/// defined ones would change how the write is done and are not supported yet.
+/// RWF_* bits (linux/fs.h). RWF_HIPRI is accepted and ignored (Linux's aio clears it
+/// too); RWF_DSYNC and RWF_SYNC make a write to a regular file durable before its event
+/// (reads ignore them, as Linux's do); RWF_NOWAIT, RWF_APPEND and newer bits are not
+/// supported (EOPNOTSUPP).
 const RWF_HIPRI: i32 = 0x1;
+const RWF_DSYNC: i32 = 0x2;
+const RWF_SYNC: i32 = 0x4;
+const RWF_SUPPORTED: i32 = RWF_HIPRI | RWF_DSYNC | RWF_SYNC;
 
 /// Queues `iocb` (read from user address `obj`) on `ctx`, in the caller's process.
 pub fn submit_one(td: Thread, ctx: &Context, obj: u64, iocb: &linux::iocb) -> Result<(), Errno> {
@@ -61,8 +72,9 @@ pub fn submit_one(td: Thread, ctx: &Context, obj: u64, iocb: &linux::iocb) -> Re
         .unwrap_or(Err(Errno::EINVAL))?;
     match queued {
         (_, Completion::Async) => {}
-        (slot, Completion::Bounded) => finish_now(td, ctx, slot, false),
-        (slot, Completion::Unbounded) => finish_now(td, ctx, slot, true),
+        (slot, Completion::Bounded) => finish_now(td, ctx, slot, false, None),
+        (slot, Completion::BoundedThenSync(full)) => finish_now(td, ctx, slot, false, Some(full)),
+        (slot, Completion::Unbounded) => finish_now(td, ctx, slot, true, None),
     }
     Ok(())
 }
@@ -75,13 +87,20 @@ enum Completion {
     Async,
     /// A regular file: the wait ends with the I/O.
     Bounded,
+    /// A write to a regular file with RWF_SYNC (true) or RWF_DSYNC (false): the wait
+    /// ends with the I/O, then the file is synced.
+    BoundedThenSync(bool),
     /// Anything else: the I/O may wait for data forever; a signal ends the wait.
     Unbounded,
 }
 
 /// Waits until slot `slot`'s job has finished, and reaps it. With `interruptible`, a
 /// signal ends the wait and leaves the job in flight, marked for io_destroy to cancel.
-fn finish_now(td: Thread, ctx: &Context, slot: usize, interruptible: bool) {
+/// With `sync`, a write that succeeded is made durable (fsync when true, fdatasync
+/// when false) before the slot finishes: under the context's lock, so that no other
+/// thread can reap the event first (the lock is sleepable; other threads of the
+/// context wait for the sync, which a program asking for it pays anyway).
+fn finish_now(td: Thread, ctx: &Context, slot: usize, interruptible: bool, sync: Option<bool>) {
     loop {
         let done = ctx
             .locked(|st| {
@@ -91,7 +110,13 @@ fn finish_now(td: Thread, ctx: &Context, slot: usize, interruptible: bool) {
                 match native::error(td, ctx.aiocb(slot)) {
                     Ok(None) => false,
                     _ => {
-                        let res = crate::events::reaped_res(native::reap(td, ctx.aiocb(slot)));
+                        let mut res = crate::events::reaped_res(native::reap(td, ctx.aiocb(slot)));
+                        if let Some(full) = sync
+                            && res >= 0
+                            && let Err(e) = native::sync_file(td, st.slot(slot).map_or(-1, |s| s.fd), full)
+                        {
+                            res = -e.to_linux();
+                        }
                         st.finish(slot, res);
                         true
                     }
@@ -165,9 +190,15 @@ fn queue(td: Thread, ctx: &Context, slot: usize, obj: u64, iocb: &linux::iocb) -
     if iocb.aio_flags & linux::IOCB_FLAG_IOPRIO != 0 {
         check_ioprio(iocb.aio_reqprio as u16)?;
     }
-    if iocb.aio_rw_flags & !RWF_HIPRI != 0 {
+    if iocb.aio_rw_flags & !RWF_SUPPORTED != 0 {
         return Err(Errno::EOPNOTSUPP);
     }
+    // RWF_SYNC implies RWF_DSYNC (Linux sets both IOCB_DSYNC and IOCB_SYNC for it).
+    let sync = match op {
+        Op::Write | Op::WriteV if iocb.aio_rw_flags & RWF_SYNC != 0 => Some(true),
+        Op::Write | Op::WriteV if iocb.aio_rw_flags & RWF_DSYNC != 0 => Some(false),
+        _ => None,
+    };
     match op {
         Op::Read | Op::Write => {
             if iocb.aio_buf.checked_add(iocb.aio_nbytes).is_none_or(|end| end > USER_END) {
@@ -177,9 +208,15 @@ fn queue(td: Thread, ctx: &Context, slot: usize, obj: u64, iocb: &linux::iocb) -
         _ => check_iovecs(iocb.aio_buf, iocb.aio_nbytes)?,
     }
     // Decided before the job is queued: nothing may fail once it is.
-    let completion = if flags & f::O_DIRECT != 0 {
+    // (kern_fstat only where the answer matters: not on O_DIRECT's hot path.)
+    let regular = || native::is_regular_file(td, iocb.aio_fildes as i32);
+    let completion = if let Some(full) = sync
+        && regular()?
+    {
+        Completion::BoundedThenSync(full)
+    } else if flags & f::O_DIRECT != 0 {
         Completion::Async
-    } else if native::is_regular_file(td, iocb.aio_fildes as i32)? {
+    } else if regular()? {
         Completion::Bounded
     } else {
         Completion::Unbounded

@@ -148,6 +148,41 @@ int main(void)
 	c = cb(IOCB_CMD_PREAD, fd, back, 4, 0);
 	c.aio_rw_flags = 0x8000;
 	SHOW("rw_flags_unknown", one(&c));
+
+	/*
+	 * The known RWF_ bits, on a file of their own: RWF_DSYNC (2) and RWF_SYNC (4) make
+	 * a write durable before its event, reads ignore them; RWF_APPEND (0x10) writes at
+	 * the end of the file; RWF_NOWAIT (8) is refused by files that cannot honour it.
+	 */
+	char rwfpath[] = "/tmp/linuxaio-conf-rwf-XXXXXX";
+	int rwfd = mkstemp(rwfpath);
+	unlink(rwfpath);
+	c = cb(IOCB_CMD_PWRITE, rwfd, buf, 16, 0);
+	c.aio_rw_flags = 0x2;
+	SHOW("rwf_dsync_write_res", sync_one(&c, ev));
+	struct iovec sv[1] = { { buf, 16 } };
+	c = cb(IOCB_CMD_PWRITEV, rwfd, sv, 1, 16);
+	c.aio_rw_flags = 0x4;
+	SHOW("rwf_sync_writev_res", sync_one(&c, ev));
+	c = cb(IOCB_CMD_PREAD, rwfd, back, 64, 0);
+	c.aio_rw_flags = 0x2 | 0x4;
+	SHOW("rwf_sync_read_res", sync_one(&c, ev));
+	c = cb(IOCB_CMD_PWRITE, rwfd, buf, 16, 1 << 20);
+	c.aio_rw_flags = 0x2 | 0x1;
+	SHOW("rwf_dsync_hipri_write_res", sync_one(&c, ev));
+	c = cb(IOCB_CMD_PWRITE, rwfd, buf, 4, 0);
+	c.aio_rw_flags = 0x10;
+	SHOW("rwf_append_res", sync_one(&c, ev));
+	c = cb(IOCB_CMD_PREAD, rwfd, back, 4, 0);
+	c.aio_rw_flags = 0x8;
+	long nowait = one(&c);
+	SHOW("rwf_nowait_submit", nowait);
+	if (nowait == 1) {
+		/* Where the file honours it, the read's event (data or EAGAIN) is collected. */
+		struct timespec ts = { 5, 0 };
+		getev(ctx, 1, 1, ev, &ts);
+	}
+	close(rwfd);
 	c = cb(IOCB_CMD_PREAD, fd, (void *)0xffffffff80001000UL, 4, 0);
 	SHOW("kernel_buffer", one(&c));
 	c = cb(IOCB_CMD_PWRITE, fd, NULL, 4, 0);

@@ -165,7 +165,7 @@ const FREEBSD_FUNCTIONS: &[&str] = &[
     "wakeup", "wakeup_one", "kern_mmap", "kern_munmap", "eventhandler_register",
     "eventhandler_deregister", "sys_aio_read", "sys_aio_write", "sys_aio_readv", "sys_aio_writev",
     "sys_aio_fsync", "sys_aio_return", "sys_aio_error", "sys_aio_cancel", "sys_aio_suspend",
-    "nanouptime", "kern_fcntl", "kern_fstat", "kern_sigprocmask", "ast_sched",
+    "nanouptime", "kern_fcntl", "kern_fstat", "kern_fsync", "kern_sigprocmask", "ast_sched",
     "printf", "panic", "kern_syscall_deregister", "pause_sbt", "sysctl_add_oid",
     "sysctl_ctx_init", "sysctl_ctx_free", "sysctl_handle_int",
 ];

@@ -167,3 +167,30 @@ fn a_libaio_program_gets_its_answers_from_the_module() {
     let (without, _) = run(&["--no-aio"]);
     assert_eq!(without.trim(), "io_queue_init=-38");
 }
+
+#[test]
+fn a_write_with_rwf_dsync_or_rwf_sync_is_synced_before_its_event() {
+    // The model's kern_fsync reports the error KLDHOST_FSYNC_ERROR names after it has
+    // synced: the event of a write that asked for durability carries it (the module
+    // synced, and before the event), a plain write's does not, nor does a read's.
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs/aio_rwf_sync.c");
+    let exe = std::env::temp_dir().join(format!("kldhost-rwf-sync-{}", std::process::id()));
+    assert!(Command::new("cc").arg("-o").arg(&exe).arg(&src).status().expect("cc").success());
+    let native = text(&Command::new(&exe).output().unwrap().stdout);
+    assert_eq!(native, "plain=16\ndsync=16\nsync=16\nread=48\n", "natively");
+    for major in [14, 15] {
+        let run = |fsync_error: Option<&str>| {
+            let mut c = Command::new(env!("CARGO_BIN_EXE_kldhost"));
+            c.args(["--freebsd", &major.to_string(), "--module"]).arg(root().join(format!("build/freebsd{major}/linuxaio.ko"))).arg("--").arg(&exe);
+            if let Some(e) = fsync_error {
+                c.env("KLDHOST_FSYNC_ERROR", e);
+            }
+            let out = c.output().unwrap();
+            (text(&out.stdout), text(&out.stderr))
+        };
+        let (ok, stderr) = run(None);
+        assert_eq!(ok, native, "FreeBSD {major}: {stderr}");
+        let (failing, stderr) = run(Some("5"));
+        assert_eq!(failing, "plain=16\ndsync=-5\nsync=-5\nread=48\n", "FreeBSD {major}: {stderr}");
+    }
+}

@@ -94,6 +94,7 @@ pub fn lookup(name: &str) -> Option<(Provider, Resolved)> {
         "ast_sched" => f(Kernel, signal::ast_sched as *const () as usize),
         "kern_fcntl" => f(Kernel, kern_fcntl as *const () as usize),
         "kern_fstat" => f(Kernel, kern_fstat as *const () as usize),
+        "kern_fsync" => f(Kernel, kern_fsync as *const () as usize),
         "nanouptime" => f(Kernel, nanouptime as *const () as usize),
         "kern_mmap" => f(Kernel, vm::kern_mmap as *const () as usize),
         "kern_munmap" => f(Kernel, vm::kern_munmap as *const () as usize),
@@ -181,6 +182,32 @@ pub unsafe extern "C" fn kern_fstat(_td: *mut crate::freebsd::common::thread, fd
         (*sb).st_mode = mode as _;
     }
     0
+}
+
+/// kern_fsync (sys/kern/vfs_syscalls.c): fsync(2) when `fullsync`, fdatasync(2)
+/// otherwise; EBADF for a bad descriptor, EINVAL for one that is not a vnode (getvnode).
+/// `KLDHOST_FSYNC_ERROR=<errno>` makes every call fail with that FreeBSD errno after
+/// the sync, as a disk that reports an error on flush would: tests use it to see that
+/// a caller did sync, and passed the error on.
+pub unsafe extern "C" fn kern_fsync(_td: *mut crate::freebsd::common::thread, fd: std::ffi::c_int, fullsync: bool) -> std::ffi::c_int {
+    use crate::freebsd::common as f;
+    static INJECTED: std::sync::OnceLock<std::ffi::c_int> = std::sync::OnceLock::new();
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat fills `st` or fails.
+    if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
+        return f::EBADF as std::ffi::c_int;
+    }
+    // SAFETY: fstat succeeded.
+    let mode = unsafe { st.assume_init() }.st_mode & libc::S_IFMT;
+    if !matches!(mode, libc::S_IFREG | libc::S_IFDIR | libc::S_IFBLK | libc::S_IFCHR | libc::S_IFLNK) {
+        return f::EINVAL as std::ffi::c_int;
+    }
+    // SAFETY: a descriptor of this process.
+    let r = unsafe { if fullsync { libc::fsync(fd) } else { libc::fdatasync(fd) } };
+    if r != 0 {
+        return f::EIO as std::ffi::c_int;
+    }
+    *INJECTED.get_or_init(|| std::env::var("KLDHOST_FSYNC_ERROR").ok().and_then(|v| v.parse().ok()).unwrap_or(0))
 }
 
 /// nanouptime(9): the monotonic clock.
