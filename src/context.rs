@@ -94,6 +94,9 @@ pub struct Slot {
     /// (see submit.rs): Linux would have ended it with EINTR, so io_destroy cancels it
     /// rather than wait for it.
     pub interrupted: bool,
+    /// The io_submit that queued it finishes it itself (a write it must sync before
+    /// its event may be seen, see submit.rs): reapers leave it alone.
+    pub owned: bool,
 }
 
 #[repr(u8)]
@@ -104,7 +107,7 @@ pub enum SlotState {
     Ready = 2,
 }
 
-// SAFETY: integers, a bool (zero is false) and a u8 enum whose zero is `Free`.
+// SAFETY: integers, bools (zero is false) and a u8 enum whose zero is `Free`.
 unsafe impl Zeroable for Slot {}
 // SAFETY: integers.
 unsafe impl Zeroable for u32 {}
@@ -246,7 +249,7 @@ impl State {
             if s.state == SlotState::InFlight {
                 self.inflight = self.inflight.saturating_sub(1);
             }
-            *s = Slot { state: SlotState::Free, obj: 0, data: 0, res: 0, fd: -1, interrupted: false };
+            *s = Slot { state: SlotState::Free, obj: 0, data: 0, res: 0, fd: -1, interrupted: false, owned: false };
         }
     }
 

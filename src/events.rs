@@ -24,7 +24,7 @@ const SLICE_MS: i64 = 10;
 pub fn reap(td: Thread, ctx: &Context) -> usize {
     ctx.locked(|st| {
         for i in 0..st.slots.len() {
-            if !st.slot(i).is_some_and(|s| s.state == SlotState::InFlight) {
+            if !st.slot(i).is_some_and(|s| s.state == SlotState::InFlight && !s.owned) {
                 continue;
             }
             if let Ok(Some(_)) = native::error(td, ctx.aiocb(i)) {
@@ -107,7 +107,7 @@ fn wait(td: Thread, ctx: &Context, inflight: usize, ns: i64) -> Result<(), Errno
         .locked(|st| {
             let mut n = 0usize;
             for i in 0..st.slots.len() {
-                if n < SUSPEND_MAX && st.slot(i).is_some_and(|s| s.state == SlotState::InFlight) {
+                if n < SUSPEND_MAX && st.slot(i).is_some_and(|s| s.state == SlotState::InFlight && !s.owned) {
                     let _ = UserPtr::<u64>::new(scratch.base + n * 8).write(&(ctx.aiocb(i) as u64));
                     n += 1;
                 }

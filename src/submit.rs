@@ -19,7 +19,8 @@
 //! its data (and, for RWF_SYNC, its metadata) is on stable storage. Native AIO has no
 //! such per-request flag, so io_submit waits for the write, O_DIRECT or not, and then
 //! syncs the file (fdatasync or fsync) before the event is made visible; a failed sync
-//! is the event's error, as Linux's generic_write_sync makes it.
+//! is the event's error, as Linux's generic_write_sync makes it. On anything but a
+//! regular file such a write is refused (EOPNOTSUPP), see `queue`.
 
 use crate::bindings::freebsd as f;
 use crate::bindings::linux;
@@ -60,6 +61,7 @@ pub fn submit_one(td: Thread, ctx: &Context, obj: u64, iocb: &linux::iocb) -> Re
                         s.obj = obj;
                         s.data = iocb.aio_data;
                         s.fd = iocb.aio_fildes as i32;
+                        s.owned = matches!(completion, Completion::BoundedThenSync(_));
                     }
                     Ok((slot, completion))
                 }
@@ -96,35 +98,42 @@ enum Completion {
 
 /// Waits until slot `slot`'s job has finished, and reaps it. With `interruptible`, a
 /// signal ends the wait and leaves the job in flight, marked for io_destroy to cancel.
-/// With `sync`, a write that succeeded is made durable (fsync when true, fdatasync
-/// when false) before the slot finishes: under the context's lock, so that no other
-/// thread can reap the event first (the lock is sleepable; other threads of the
-/// context wait for the sync, which a program asking for it pays anyway).
+/// With `sync`, a write that wrote something is made durable (fsync when true,
+/// fdatasync when false) before the slot finishes, as Linux's generic_write_sync does
+/// for a positive count. Such a slot is `owned`: no other thread reaps it, so its event
+/// cannot be seen before the sync, which runs without the context's lock.
 fn finish_now(td: Thread, ctx: &Context, slot: usize, interruptible: bool, sync: Option<bool>) {
     loop {
-        let done = ctx
+        // Some(res): the job finished and was reaped natively, with `res` for the event.
+        let reaped = ctx
             .locked(|st| {
                 if !st.slot(slot).is_some_and(|s| s.state == crate::context::SlotState::InFlight) {
-                    return true; // another thread reaped it
+                    return Some(None); // another thread reaped it
                 }
                 match native::error(td, ctx.aiocb(slot)) {
-                    Ok(None) => false,
+                    Ok(None) => None,
                     _ => {
-                        let mut res = crate::events::reaped_res(native::reap(td, ctx.aiocb(slot)));
-                        if let Some(full) = sync
-                            && res >= 0
-                            && let Err(e) = native::sync_file(td, st.slot(slot).map_or(-1, |s| s.fd), full)
-                        {
-                            res = -e.to_linux();
+                        let res = crate::events::reaped_res(native::reap(td, ctx.aiocb(slot)));
+                        if sync.is_some() && res > 0 {
+                            return Some(Some((res, st.slot(slot).map_or(-1, |s| s.fd))));
                         }
                         st.finish(slot, res);
-                        true
+                        Some(None)
                     }
                 }
             })
-            .unwrap_or(true);
-        if done {
-            return;
+            .unwrap_or(Some(None));
+        match (reaped, sync) {
+            (Some(Some((res, fd))), Some(full)) => {
+                // The descriptor is the program's: if it closes or replaces it while its
+                // own io_submit is still running, the sync reaches what is there now
+                // (Linux holds the file itself; the module holds only the number).
+                let res = native::sync_file(td, fd, full).map_or_else(|e| -e.to_linux(), |()| res);
+                ctx.locked(|st| st.finish(slot, res));
+                return;
+            }
+            (Some(_), _) => return,
+            (None, _) => {}
         }
         // The slot's own one-entry key list; no timeout.
         let listed = UserPtr::<u64>::new(ctx.key_list(slot)).write(&(ctx.aiocb(slot) as u64));
@@ -210,9 +219,14 @@ fn queue(td: Thread, ctx: &Context, slot: usize, obj: u64, iocb: &linux::iocb) -
     // Decided before the job is queued: nothing may fail once it is.
     // (kern_fstat only where the answer matters: not on O_DIRECT's hot path.)
     let regular = || native::is_regular_file(td, iocb.aio_fildes as i32);
-    let completion = if let Some(full) = sync
-        && regular()?
-    {
+    let completion = if let Some(full) = sync {
+        // Linux syncs a block device's writes too; a FreeBSD disk is a character
+        // device, whose fsync does not flush the drive's cache, so the module refuses
+        // what it cannot honour rather than pretend (and, for simplicity, on anything
+        // that is not a regular file).
+        if !regular()? {
+            return Err(Errno::EOPNOTSUPP);
+        }
         Completion::BoundedThenSync(full)
     } else if flags & f::O_DIRECT != 0 {
         Completion::Async
