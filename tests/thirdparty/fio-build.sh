@@ -42,7 +42,7 @@ mapfile -t uris < <({
 } | grep -E '^(https?|ftp|file):' | sed 's:/*$::' | awk '!seen[$0]++')
 [ "${#uris[@]}" != 0 ] || { log "apt has no Debian archive for $VERSION_CODENAME: cannot fetch fio's source"; exit 2; }
 
-need=$(for p in curl xz-utils gcc make pkg-config libaio-dev zlib1g-dev; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
+need=$(for p in curl xz-utils patch gcc make pkg-config libaio-dev zlib1g-dev; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
 [ -z "$need" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -q $need >/dev/null
 # curl does not read apt's configuration; reuse apt's proxy if one is set.
 eval "$(apt-config shell aptproxy Acquire::http::Proxy)"

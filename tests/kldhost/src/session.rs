@@ -80,6 +80,9 @@ pub fn start() -> Result<(), String> {
     let data = std::fs::read(&path).map_err(|e| format!("{path}: {e}"))?;
     let name = std::path::Path::new(&path).file_name().map_or(path.clone(), |n| n.to_string_lossy().into_owned());
     kernel::boot(config.clone());
+    // This process's struct proc, now: a vfork or posix_spawn child that made the
+    // first trapped call would otherwise be taken for the process itself.
+    linuxulator::curproc();
     match loader::load(&data, &name) {
         Ok(lf) => {
             eprintln!(

@@ -175,9 +175,9 @@ fn a_write_with_rwf_dsync_or_rwf_sync_is_synced_before_its_event() {
     // synced, and before the event), a plain write's does not, nor does a read's.
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs/aio_rwf_sync.c");
     let exe = std::env::temp_dir().join(format!("kldhost-rwf-sync-{}", std::process::id()));
-    assert!(Command::new("cc").arg("-o").arg(&exe).arg(&src).status().expect("cc").success());
+    assert!(Command::new("cc").arg("-o").arg(&exe).arg(&src).arg("-lpthread").status().expect("cc").success());
     let native = text(&Command::new(&exe).output().unwrap().stdout);
-    assert_eq!(native, "plain=16\ndsync=16\nsync=16\nread=48\n", "natively");
+    assert_eq!(native, "plain=16\ndsync=16\nsync=16\nread=48\nreaper=20/0\n", "natively");
     for major in [14, 15] {
         let run = |fsync_error: Option<&str>| {
             let mut c = Command::new(env!("CARGO_BIN_EXE_kldhost"));
@@ -191,6 +191,40 @@ fn a_write_with_rwf_dsync_or_rwf_sync_is_synced_before_its_event() {
         let (ok, stderr) = run(None);
         assert_eq!(ok, native, "FreeBSD {major}: {stderr}");
         let (failing, stderr) = run(Some("5"));
-        assert_eq!(failing, "plain=16\ndsync=-5\nsync=-5\nread=48\n", "FreeBSD {major}: {stderr}");
+        // Also when another thread already waits for the event (it must not reap the
+        // write before io_submit has synced).
+        assert_eq!(failing, "plain=16\ndsync=-5\nsync=-5\nread=48\nreaper=0/20\n", "FreeBSD {major}: {stderr}");
     }
+}
+
+#[test]
+fn a_process_whose_first_trapped_call_is_a_posix_spawn_childs_is_still_itself() {
+    // system(3) makes a child with clone(CLONE_VM|CLONE_VFORK), which execs /bin/sh
+    // before the program makes any AIO call: that exec must not make the child the
+    // model's process, nor the parent a child of its own child.
+    let src = std::env::temp_dir().join(format!("kldhost-spawn-{}.c", std::process::id()));
+    let exe = src.with_extension("");
+    std::fs::write(
+        &src,
+        "#include <linux/aio_abi.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <sys/syscall.h>\n#include <unistd.h>\n\
+         int main(void) { aio_context_t c = 0; int s = system(\"true\");\n\
+         long a = syscall(SYS_io_setup, 1, &c); long b = syscall(SYS_io_destroy, c);\n\
+         printf(\"%d %ld %ld\\n\", s, a, b); fflush(stdout); _exit(0); }\n",
+    )
+    .unwrap();
+    assert!(Command::new("cc").arg("-o").arg(&exe).arg(&src).status().unwrap().success());
+    let out = kldhost_run(15, &exe);
+    let stderr = text(&out.stderr);
+    assert_eq!(text(&out.stdout), "0 0 0\n", "{stderr}");
+    assert!(stderr.contains("kldunload linuxaio.ko: ok") && stderr.contains("2 served by the module"), "{stderr}");
+}
+
+fn kldhost_run(major: u32, exe: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kldhost"))
+        .args(["--freebsd", &major.to_string(), "--module"])
+        .arg(root().join(format!("build/freebsd{major}/linuxaio.ko")))
+        .arg("--")
+        .arg(exe)
+        .output()
+        .unwrap()
 }

@@ -335,10 +335,16 @@ unsafe fn install() -> Result<(), String> {
         sa.sa_sigaction = on_sigsys as *const () as usize;
         sa.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER;
         libc::sigemptyset(&mut sa.sa_mask);
-        // libc's own sigaction: ours (interposed) keeps SIGSYS from programs.
-        let real = real_sigaction().ok_or("no libc sigaction")?;
-        if real(libc::SIGSYS, &sa, std::ptr::null_mut()) != 0 {
-            return Err(format!("sigaction: {}", std::io::Error::last_os_error()));
+        // The raw call, marked for the filter: an earlier image's filter, inherited
+        // across exec, lets only a marked rt_sigaction change SIGSYS (see below).
+        let ksa = KernelSigaction {
+            handler: on_sigsys as *const () as usize,
+            flags: (libc::SA_SIGINFO | libc::SA_NODEFER | SA_RESTORER) as u64,
+            restorer: kldhost_restore_rt as *const () as usize,
+            mask: 0,
+        };
+        if libc::syscall(libc::SYS_rt_sigaction, libc::SIGSYS, &ksa as *const KernelSigaction, std::ptr::null_mut::<c_void>(), 8usize, 0usize, EXEC_PASS) != 0 {
+            return Err(format!("rt_sigaction: {}", std::io::Error::last_os_error()));
         }
         // struct seccomp_data: nr @0, arch @4, args[i] @16 + 8 i (low word first).
         let mut p = vec![Load(4), JumpEq(AUDIT_ARCH_X86_64, "x86_64", "allow"), Label("x86_64"), Load(0)];
@@ -347,6 +353,27 @@ unsafe fn install() -> Result<(), String> {
             p.extend([JumpEq(*nr, "trap", next), Label(next)]);
         }
         p.extend([
+            // rt_sigaction(SIGSYS, act, ...) without the mark succeeds and changes
+            // nothing: a posix_spawn or system() child resets every handled signal to
+            // SIG_DFL with the raw call, and then its exec, trapped, would kill it.
+            JumpEq(SYS_RT_SIGACTION, "sigaction", "n6b"),
+            Label("sigaction"),
+            Load(16),
+            JumpEq(libc::SIGSYS as u32, "sigaction_new", "allow"),
+            Label("sigaction_new"),
+            // Only a call that installs something (act != NULL); a query goes through.
+            Load(16 + 8),
+            JumpEq(0, "sigaction_lo0", "sigaction_mark"),
+            Label("sigaction_lo0"),
+            Load(16 + 8 + 4),
+            JumpEq(0, "allow", "sigaction_mark"),
+            Label("sigaction_mark"),
+            Load(16 + 5 * 8),
+            JumpEq(EXEC_PASS as u32, "sigaction_hi", "ignore"),
+            Label("sigaction_hi"),
+            Load(16 + 5 * 8 + 4),
+            JumpEq((EXEC_PASS >> 32) as u32, "allow", "ignore"),
+            Label("n6b"),
             JumpEq(SYS_EXECVE, "exec", "n7"),
             Label("n7"),
             JumpEq(SYS_EXIT_GROUP, "exec", "n8"),
@@ -363,6 +390,8 @@ unsafe fn install() -> Result<(), String> {
             Ret(libc::SECCOMP_RET_ALLOW),
             Label("trap"),
             Ret(libc::SECCOMP_RET_TRAP),
+            Label("ignore"),
+            Ret(libc::SECCOMP_RET_ERRNO),
         ]);
         let mut prog = assemble(&p);
         let fprog = libc::sock_fprog { len: prog.len() as u16, filter: prog.as_mut_ptr() };
@@ -374,6 +403,30 @@ unsafe fn install() -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+const SYS_RT_SIGACTION: u32 = 13;
+const SA_RESTORER: libc::c_int = 0x0400_0000;
+
+/// The kernel's `struct sigaction` on x86_64, for the raw rt_sigaction call.
+#[repr(C)]
+struct KernelSigaction {
+    handler: usize,
+    flags: u64,
+    restorer: usize,
+    mask: u64,
+}
+
+// What a handler installed with the raw call returns through: rt_sigreturn (15).
+std::arch::global_asm!(
+    ".globl kldhost_restore_rt",
+    ".type kldhost_restore_rt, @function",
+    "kldhost_restore_rt:",
+    "mov rax, 15",
+    "syscall",
+);
+unsafe extern "C" {
+    fn kldhost_restore_rt();
 }
 
 fn stmt(code: u32, k: u32) -> libc::sock_filter {

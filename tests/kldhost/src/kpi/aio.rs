@@ -306,7 +306,8 @@ fn worker() {
                     drop(a);
                     let until = std::time::Instant::now() + SPIN;
                     while QUEUED.load(Ordering::Acquire) == seen && std::time::Instant::now() < until {
-                        std::hint::spin_loop();
+                        // Yielding, not spinning: on one CPU the submitter must get to run.
+                        std::thread::yield_now();
                     }
                     a = AIO.lock().unwrap_or_else(|e| e.into_inner());
                     continue;

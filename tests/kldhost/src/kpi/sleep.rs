@@ -33,6 +33,8 @@ struct Sleeper {
 /// most of the model's time for a program that waits for each request in turn. The
 /// model's speed only: the sleep's outcome is decided exactly as before.
 const SPIN: Duration = Duration::from_micros(100);
+/// How often an interruptible sleep looks for a signal it may not have been told of.
+const CATCH_SLICE: Duration = Duration::from_millis(10);
 /// Bumped by every wakeup that finds a sleeper: what a polling sleeper watches.
 static WAKEUPS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
@@ -104,14 +106,25 @@ pub fn sleep_until(chan: usize, timeout: Option<Duration>, catch: bool, done: im
             drop(q);
             let until = deadline.map_or(now + SPIN, |d| d.min(now + SPIN));
             while WAKEUPS.load(std::sync::atomic::Ordering::Acquire) == seen && Instant::now() < until {
-                std::hint::spin_loop();
+                // Yielding, not spinning: on one CPU the waker must get to run.
+                std::thread::yield_now();
             }
             q = QUEUE.lock().unwrap_or_else(|e| e.into_inner());
             continue;
         }
         set_parked(&mut q, true);
-        q = match deadline {
-            Some(d) => CHANGED.wait_timeout(q, d.saturating_duration_since(now)).unwrap_or_else(|e| e.into_inner()).0,
+        // A signal is posted from a handler, which cannot take the queue's lock (it may
+        // have interrupted its holder): its notification can slip in between the check
+        // above and the wait. An interruptible sleep therefore looks again every
+        // CATCH_SLICE.
+        let limit = match (deadline, catch) {
+            (Some(d), true) => Some(d.saturating_duration_since(now).min(CATCH_SLICE)),
+            (Some(d), false) => Some(d.saturating_duration_since(now)),
+            (None, true) => Some(CATCH_SLICE),
+            (None, false) => None,
+        };
+        q = match limit {
+            Some(t) => CHANGED.wait_timeout(q, t).unwrap_or_else(|e| e.into_inner()).0,
             None => CHANGED.wait(q).unwrap_or_else(|e| e.into_inner()),
         };
         set_parked(&mut q, false);
