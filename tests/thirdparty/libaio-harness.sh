@@ -15,8 +15,8 @@ work="$build/thirdparty"
 mkdir -p "$work"
 cd "$work"
 
-if ! dpkg -s libaio-dev >/dev/null 2>&1 || ! command -v dpkg-source >/dev/null; then
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q libaio-dev dpkg-dev >/dev/null
+if ! dpkg -s libaio-dev >/dev/null 2>&1 || ! command -v dpkg-source >/dev/null || ! command -v pkill >/dev/null; then
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q libaio-dev dpkg-dev procps >/dev/null
 fi
 if [ ! -d libaio-src/harness ]; then
 	bash "$root/tests/thirdparty/apt-deb-src.sh"
@@ -38,6 +38,21 @@ if [ "${LIBAIO_HARNESS_BUILD_ONLY:-}" = 1 ]; then
 fi
 # The files partcheck makes, afresh before every run (cases write to them).
 fresh() { make -s -C "$h" testdir/rofile testdir/rwfile testdir/wofile >/dev/null; }
+
+# Runs a case in a session of its own (setsid), its output to LOG, and kills whatever the
+# session still holds when the case is over: case 17's forked child spins on after its
+# parent gave up (it writes gigabytes to the log and takes the CPUs of the stages after),
+# and `timeout` kills only the process it started.
+run_isolated() { # LOG CMD...
+	local log=$1 leader status
+	shift
+	(cd "$h" && exec setsid "$@") >"$log" 2>&1 &
+	leader=$!
+	wait "$leader"
+	status=$?
+	pkill -KILL -s "$leader" 2>/dev/null || true
+	return "$status"
+}
 
 outcome() { # exit status of a case -> word
 	case "$1" in 0) echo PASS ;; 3) echo SKIP ;; 124) echo TIMEOUT ;; *) echo "FAIL($1)" ;; esac
@@ -65,7 +80,7 @@ for c in $cases; do
 	n=${c#cases/}
 	set +e
 	fresh
-	(cd "$h" && timeout 300 "./$c.p" >"$work/harness-$n-linux.log" 2>&1)
+	run_isolated "$work/harness-$n-linux.log" timeout 300 "./$c.p"
 	native=$(outcome $?)
 	row=$(printf '%-6s %-10s' "$n" "$native")
 	for major in 14 15; do
@@ -73,7 +88,7 @@ for c in $cases; do
 		fresh
 		# 300 s, as natively: a guard against a hang only. Case 11 makes 4 million
 		# system calls, each a trap into the test bed (about 100 s here; natively 6).
-		(cd "$h" && timeout 300 "$kldhost" --freebsd "$major" --module "$root/build/freebsd$major/linuxaio.ko" -- "./$c.p" >"$log" 2>&1)
+		run_isolated "$log" timeout 300 "$kldhost" --freebsd "$major" --module "$root/build/freebsd$major/linuxaio.ko" -- "./$c.p"
 		status=$?
 		word=$(outcome $status)
 		if grep -q -E "$crash_pattern" "$log"; then
