@@ -3,7 +3,7 @@ the guest, and the guest runner. Assembled on a Linux machine from the project's
 and Debian's packages, then put on an ISO 9660 (Rock Ridge) image.
 
 Layout (the guest copies it to a writable place and runs run.sh there):
-    run.sh, payload-id, fio-jobs.txt, manifest.txt, differences.txt
+    run.sh, payload-id, fio-jobs.txt, manifest.txt, differences.txt, harness-differences.txt
     modules/freebsd14/linuxaio.ko, modules/freebsd15/linuxaio.ko
     bin/conformance/<program>     expected/<program>.txt (its output natively on Linux)
     bin/harness/cases/<n>.p       (libaio's harness, the cases Debian runs)
@@ -114,6 +114,7 @@ def assemble(out, build=None, harness_dir=None, fio=None, progress=print):
     shutil.copyfile(os.path.join(HERE, "..", "guest", "run.sh"), os.path.join(out, "run.sh"))
     shutil.copyfile(os.path.join(ROOT, "tests", "thirdparty", "fio-jobs.txt"), os.path.join(out, "fio-jobs.txt"))
     shutil.copyfile(os.path.join(ROOT, "tests", "conformance", "differences.txt"), os.path.join(out, "differences.txt"))
+    shutil.copyfile(os.path.join(ROOT, "tests", "thirdparty", "libaio-harness-differences.txt"), os.path.join(out, "harness-differences.txt"))
     linux_programs = []
 
     conf_dir = os.path.join(ROOT, "tests", "conformance")

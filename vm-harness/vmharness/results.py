@@ -36,8 +36,11 @@ class Report:
         """The guest got to its last line."""
         return self.end is not None
 
-    def failures(self):
-        return [r for r in self.results if r.status not in ("PASS", "SKIP")]
+    def failures(self, allowed_harness=None):
+        """Results that failed, but for libaio harness cases whose outcome is the one
+        `allowed_harness` (case -> outcome, parse_harness_differences) lists."""
+        allowed_harness = allowed_harness or {}
+        return [r for r in self.results if r.status not in ("PASS", "SKIP") and not is_allowed(r, allowed_harness)]
 
     def to_json(self):
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -86,6 +89,22 @@ def parse_differences(text):
     return names
 
 
+def parse_harness_differences(text):
+    """tests/thirdparty/libaio-harness-differences.txt: case -> the outcome it may have
+    instead of Linux's (PASS)."""
+    allowed = {}
+    for line in text.splitlines():
+        words = line.split()
+        if words and not line.startswith("#") and len(words) >= 2:
+            allowed[words[0]] = words[1]
+    return allowed
+
+
+def is_allowed(result, allowed_harness):
+    """A libaio harness case with exactly the outcome its listed difference gives."""
+    return result.suite == "harness" and allowed_harness.get(result.name) == result.status
+
+
 def compare_rules(report, expected, allowed):
     """Conformance: each program's rules on FreeBSD against Linux's (expected:
     program -> {rule: value}). Returns Results, one per program, FAIL listing the rules
@@ -115,24 +134,27 @@ def parse_rules_file(text):
     return rules
 
 
-def verdict(report, rule_results):
-    """Exit status for a run: 0 only when the guest finished, nothing failed, and every
-    result the guest counted was read (a result line garbled on the way, by a kernel
-    message in the middle of it, must not turn a failure into a pass)."""
+def verdict(report, rule_results, allowed_harness=None):
+    """Exit status for a run: 0 only when the guest finished, nothing failed but the
+    listed harness differences, and every result the guest counted was read (a result
+    line garbled on the way, by a kernel message in the middle of it, must not turn a
+    failure into a pass)."""
     if not report.complete:
         return 1
-    if report.failures() or any(r.status != "PASS" for r in rule_results):
+    if report.failures(allowed_harness) or any(r.status != "PASS" for r in rule_results):
         return 1
-    if report.end[1] != 0 or sum(report.end) != len(report.results):
+    failed_read = len([r for r in report.results if r.status not in ("PASS", "SKIP")])
+    if report.end[1] != failed_read or sum(report.end) != len(report.results):
         return 1
     return 0
 
 
-def table(report, rule_results):
+def table(report, rule_results, allowed_harness=None):
     """A plain-text table of every result."""
     rows = [("suite", "name", "status", "s", "detail")]
     for r in report.results + rule_results:
-        rows.append((r.suite, r.name, r.status, str(r.seconds), r.detail[:100]))
+        detail = ("listed difference; " if is_allowed(r, allowed_harness or {}) else "") + r.detail
+        rows.append((r.suite, r.name, r.status, str(r.seconds), detail[:100]))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = ["  ".join(row[i].ljust(widths[i]) for i in range(4)) + "  " + row[4] for row in rows]
     if not report.complete:

@@ -145,18 +145,23 @@ def run(out, image, cpus=None, memory_mb=2048, boot_timeout=600, run_timeout=360
     with open(kept if os.path.isfile(kept) else log_path, "rb") as f:
         report = results.parse(f.read().decode(errors="replace"))
     rule_results = []
+    allowed_harness = {}
     if script == "run.sh" and report.results:
         expected = payload.expected_rules(payload_dir)
         with open(os.path.join(payload_dir, "differences.txt")) as f:
             allowed = results.parse_differences(f.read())
         rule_results = results.compare_rules(report, expected, allowed)
+        listed = os.path.join(payload_dir, "harness-differences.txt")
+        if os.path.isfile(listed):
+            with open(listed) as f:
+                allowed_harness = results.parse_harness_differences(f.read())
     with open(os.path.join(out, "results.json"), "w") as f:
         f.write(report.to_json())
-    text = results.table(report, rule_results)
+    text = results.table(report, rule_results, allowed_harness)
     with open(os.path.join(out, "results.txt"), "w") as f:
         f.write(text + "\n")
     progress(text)
     if status is None:
-        status = results.verdict(report, rule_results) if report.complete else BROKEN
+        status = results.verdict(report, rule_results, allowed_harness) if report.complete else BROKEN
     progress(f"vm-test: {['passed', 'failed', 'did not finish'][min(status, 2)]} (results in {out}; console log {log_path})")
     return status, report
