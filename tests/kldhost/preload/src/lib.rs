@@ -368,11 +368,9 @@ unsafe fn install() -> Result<(), String> {
             Load(16 + 8 + 4),
             JumpEq(0, "allow", "sigaction_mark"),
             Label("sigaction_mark"),
-            Load(16 + 5 * 8),
-            JumpEq(EXEC_PASS as u32, "sigaction_hi", "ignore"),
-            Label("sigaction_hi"),
-            Load(16 + 5 * 8 + 4),
-            JumpEq((EXEC_PASS >> 32) as u32, "allow", "ignore"),
+        ]);
+        p.extend(if_marked("sigaction_hi", "allow", "ignore"));
+        p.extend([
             Label("n6b"),
             JumpEq(SYS_EXECVE, "exec", "n7"),
             Label("n7"),
@@ -381,11 +379,9 @@ unsafe fn install() -> Result<(), String> {
 
             JumpEq(SYS_EXECVEAT, "exec", "allow"),
             Label("exec"),
-            Load(16 + 5 * 8),
-            JumpEq(EXEC_PASS as u32, "exec_hi", "trap"),
-            Label("exec_hi"),
-            Load(16 + 5 * 8 + 4),
-            JumpEq((EXEC_PASS >> 32) as u32, "allow", "trap"),
+        ]);
+        p.extend(if_marked("exec_hi", "allow", "trap"));
+        p.extend([
             Label("allow"),
             Ret(libc::SECCOMP_RET_ALLOW),
             Label("trap"),
@@ -403,6 +399,13 @@ unsafe fn install() -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Goes to `yes` when the call carries the test bed's mark (EXEC_PASS in its sixth
+/// argument register), else to `no`; `hi` is a label of its own for the second half.
+fn if_marked(hi: &'static str, yes: &'static str, no: &'static str) -> [Insn; 5] {
+    use Insn::*;
+    [Load(16 + 5 * 8), JumpEq(EXEC_PASS as u32, hi, no), Label(hi), Load(16 + 5 * 8 + 4), JumpEq((EXEC_PASS >> 32) as u32, yes, no)]
 }
 
 const SYS_RT_SIGACTION: u32 = 13;
