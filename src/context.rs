@@ -88,7 +88,8 @@ pub struct Slot {
     pub data: u64,
     /// The event's `res`, once finished.
     pub res: i64,
-    /// The request's file descriptor (what native aio_cancel needs).
+    /// The request's file descriptor (what native aio_cancel, and the sync a write with
+    /// RWF_DSYNC or RWF_SYNC owes, need).
     pub fd: i32,
     /// A signal ended io_submit's wait for this request while it was still in flight
     /// (see submit.rs): Linux would have ended it with EINTR, so io_destroy cancels it

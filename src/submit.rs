@@ -74,9 +74,7 @@ pub fn submit_one(td: Thread, ctx: &Context, obj: u64, iocb: &linux::iocb) -> Re
         .unwrap_or(Err(Errno::EINVAL))?;
     match queued {
         (_, Completion::Async) => {}
-        (slot, Completion::Bounded) => finish_now(td, ctx, slot, false, None),
-        (slot, Completion::BoundedThenSync(full)) => finish_now(td, ctx, slot, false, Some(full)),
-        (slot, Completion::Unbounded) => finish_now(td, ctx, slot, true, None),
+        (slot, how) => finish_now(td, ctx, slot, how),
     }
     Ok(())
 }
@@ -96,35 +94,51 @@ enum Completion {
     Unbounded,
 }
 
-/// Waits until slot `slot`'s job has finished, and reaps it. With `interruptible`, a
-/// signal ends the wait and leaves the job in flight, marked for io_destroy to cancel.
-/// With `sync`, a write that wrote something is made durable (fsync when true,
-/// fdatasync when false) before the slot finishes, as Linux's generic_write_sync does
-/// for a positive count. Such a slot is `owned`: no other thread reaps it, so its event
-/// cannot be seen before the sync, which runs without the context's lock.
-fn finish_now(td: Thread, ctx: &Context, slot: usize, interruptible: bool, sync: Option<bool>) {
+/// Where finish_now's look at the job left it.
+enum Step {
+    /// Still running: wait for it.
+    Running,
+    /// Finished and reaped (by this thread or another).
+    Done,
+    /// A write that wrote `res` bytes to `fd`, reaped natively, owed a sync before its
+    /// slot finishes.
+    Sync { res: i64, fd: i32, full: bool },
+}
+
+/// Waits until slot `slot`'s job has finished, and reaps it (`how` is not Async). For
+/// Unbounded, a signal ends the wait and leaves the job in flight, marked for
+/// io_destroy to cancel. For BoundedThenSync, a write that wrote something is made
+/// durable (fsync when `full`, else fdatasync) before the slot finishes, as Linux's
+/// generic_write_sync does for a positive count. Such a slot is `owned`: no other
+/// thread reaps it, so its event cannot be seen before the sync, which runs without
+/// the context's lock.
+fn finish_now(td: Thread, ctx: &Context, slot: usize, how: Completion) {
+    let interruptible = matches!(how, Completion::Unbounded);
     loop {
-        // Some(res): the job finished and was reaped natively, with `res` for the event.
-        let reaped = ctx
+        let step = ctx
             .locked(|st| {
                 if !st.slot(slot).is_some_and(|s| s.state == crate::context::SlotState::InFlight) {
-                    return Some(None); // another thread reaped it
+                    return Step::Done; // another thread reaped it
                 }
                 match native::error(td, ctx.aiocb(slot)) {
-                    Ok(None) => None,
+                    Ok(None) => Step::Running,
                     _ => {
                         let res = crate::events::reaped_res(native::reap(td, ctx.aiocb(slot)));
-                        if sync.is_some() && res > 0 {
-                            return Some(Some((res, st.slot(slot).map_or(-1, |s| s.fd))));
+                        if let Completion::BoundedThenSync(full) = how
+                            && res > 0
+                        {
+                            return Step::Sync { res, fd: st.slot(slot).map_or(-1, |s| s.fd), full };
                         }
                         st.finish(slot, res);
-                        Some(None)
+                        Step::Done
                     }
                 }
             })
-            .unwrap_or(Some(None));
-        match (reaped, sync) {
-            (Some(Some((res, fd))), Some(full)) => {
+            .unwrap_or(Step::Done);
+        match step {
+            Step::Running => {}
+            Step::Done => return,
+            Step::Sync { res, fd, full } => {
                 // The descriptor is the program's: if it closes or replaces it while its
                 // own io_submit is still running, the sync reaches what is there now
                 // (Linux holds the file itself; the module holds only the number).
@@ -132,8 +146,6 @@ fn finish_now(td: Thread, ctx: &Context, slot: usize, interruptible: bool, sync:
                 ctx.locked(|st| st.finish(slot, res));
                 return;
             }
-            (Some(_), _) => return,
-            (None, _) => {}
         }
         // The slot's own one-entry key list; no timeout.
         let listed = UserPtr::<u64>::new(ctx.key_list(slot)).write(&(ctx.aiocb(slot) as u64));
