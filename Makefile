@@ -29,7 +29,7 @@ DEBIAN_PACKAGES := rustc-web cargo-web rust-web-src lld-$(LLVM_VERSION) llvm-$(L
 BINDGEN := target/debug/linuxaio-bindgen
 KLDLINT := target/debug/kldlint
 
-.PHONY: all setup headers host-tools bindings test unit-test testbed-test thirdparty-test lint-test bindings-check man-test vm-harness-test vm-test vm-bench vm-payload check-freebsd clean FORCE
+.PHONY: all setup headers host-tools bindings test unit-test testbed-test thirdparty-test lint-test bindings-check man-test vm-harness-test vm-parts vm-test vm-bench vm-payload check-freebsd clean FORCE
 .DEFAULT_GOAL := all
 
 all: $(foreach m,$(MAJORS),$(BUILD)/freebsd$(m)/linuxaio.ko)
@@ -131,25 +131,23 @@ vm-harness-test: all
 
 # ---- real FreeBSD (vm-harness/README.md) ---------------------------------------------
 
+# What every payload takes besides the modules: QEMU and the ISO tools, libaio's harness
+# built, and a fio that knows libaio_vectored where one can be built.
+vm-parts: all
+	bash vm-harness/tests/setup.sh
+	LIBAIO_HARNESS_BUILD_ONLY=1 bash tests/thirdparty/libaio-harness.sh /dev/null $(BUILD)
+	bash tests/thirdparty/fio-build.sh $(BUILD) >/dev/null || echo "make: no newer fio could be built; the payload takes Debian's"
+
 # Boots FREEBSD_IMAGE (or FREEBSD_VERSION's CI image, downloaded) in QEMU and runs the
 # payload there. Exits 77 when no image is available, saying how to give one.
-vm-test: all
-	bash vm-harness/tests/setup.sh
-	LIBAIO_HARNESS_BUILD_ONLY=1 bash tests/thirdparty/libaio-harness.sh /dev/null $(BUILD)
-	bash tests/thirdparty/fio-build.sh $(BUILD) >/dev/null || echo "make: no newer fio could be built; the payload takes Debian's"
+vm-test: vm-parts
 	cd vm-harness && python3 -m vmharness run
 
-vm-bench: all
-	bash vm-harness/tests/setup.sh
-	LIBAIO_HARNESS_BUILD_ONLY=1 bash tests/thirdparty/libaio-harness.sh /dev/null $(BUILD)
-	bash tests/thirdparty/fio-build.sh $(BUILD) >/dev/null || echo "make: no newer fio could be built; the payload takes Debian's"
+vm-bench: vm-parts
 	cd vm-harness && python3 -m vmharness bench
 
 # The payload alone (build/vm/payload and build/vm/payload.iso), e.g. for a FreeBSD host.
-vm-payload: all
-	bash vm-harness/tests/setup.sh
-	LIBAIO_HARNESS_BUILD_ONLY=1 bash tests/thirdparty/libaio-harness.sh /dev/null $(BUILD)
-	bash tests/thirdparty/fio-build.sh $(BUILD) >/dev/null || echo "make: no newer fio could be built; the payload takes Debian's"
+vm-payload: vm-parts
 	cd vm-harness && python3 -m vmharness payload --out ../build/vm/payload --iso ../build/vm/payload.iso
 
 # On a FreeBSD host: build the module here, load it, run a payload made on Linux.

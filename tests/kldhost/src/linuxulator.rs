@@ -250,14 +250,15 @@ pub fn curthread() -> *mut f::thread {
 // first trapped system call, found by its pid.
 
 #[derive(Clone, Copy)]
-pub struct VmChild {
-    pub pid: i32,
-    pub proc_: usize,
-    pub thread: usize,
+struct VmChild {
+    pid: i32,
+    proc_: usize,
+    thread: usize,
 }
 
 static VM_CHILDREN: Mutex<Vec<VmChild>> = Mutex::new(Vec::new());
-/// How many there are: while none, nobody pays for a getpid(2) per call.
+/// How many there are: while none, curproc and curthread pay no getpid(2) (the check
+/// at each trapped call, vm_child_enter, still does).
 static VM_CHILD_COUNT: AtomicUsize = AtomicUsize::new(0);
 
 fn pid_of(p: *mut f::proc_) -> i32 {
